@@ -1,0 +1,1 @@
+"""TradeStream's shared layer: domain, contracts, adapters and the API edge used by every function."""
