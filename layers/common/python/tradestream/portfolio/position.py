@@ -100,11 +100,10 @@ def _is_newer(position: Position, key: SeqKey) -> bool:
 
 
 def _apply(position: Position, fill: Fill) -> Position:
-    old_qty, avg = position.quantity, position.avg_cost
-    delta = fill.signed_quantity
-    new_qty = old_qty + delta
-    realized = position.realized_pnl
+    old_qty, avg, realized = position.quantity, position.avg_cost, position.realized_pnl
     with localcontext(EXACT):
+        delta = fill.signed_quantity
+        new_qty = canonical(old_qty + delta)
         if old_qty == 0 or (old_qty > 0) == (delta > 0):
             # Opening or adding on the same side: the cost basis absorbs the fill.
             new_avg = (abs(old_qty) * avg + fill.quantity * fill.price) / abs(new_qty)
@@ -119,12 +118,12 @@ def _apply(position: Position, fill: Fill) -> Position:
                 new_avg = fill.price
             else:
                 new_avg = avg  # partial close: the average of what remains is unchanged
-    return Position(
-        quantity=canonical(new_qty),
-        avg_cost=round_money(new_avg),
-        realized_pnl=round_money(realized),
-        last_applied=fill.key,
-    )
+        return Position(
+            quantity=new_qty,
+            avg_cost=round_money(new_avg),
+            realized_pnl=round_money(realized),
+            last_applied=fill.key,
+        )
 
 
 def apply_fill(

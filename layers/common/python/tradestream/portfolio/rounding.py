@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 
 from tradestream.money import canonical
 
@@ -28,4 +28,6 @@ def round_money(value: Decimal) -> Decimal:
       there; it only bites for a price finer than the grid.
     * Canonical form makes equal values serialise identically ("10", not "10.0000000000").
     """
-    return canonical(value.quantize(_QUANTUM, rounding=MONEY_ROUNDING, context=EXACT))
+    with localcontext(EXACT):
+        # canonical() normalizes in the current context: under the default 28 digits it would round again.
+        return canonical(value.quantize(_QUANTUM, rounding=MONEY_ROUNDING))
