@@ -1,0 +1,107 @@
+"""The one APIGatewayRestResolver factory every API function uses: CORS, request ids, errors mapped once."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from tradestream.api.problems import from_error, problem
+from tradestream.errors import TradeStreamError
+from tradestream.observability import logger
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=[REQUEST_ID_HEADER, "Content-Type", "Authorization"],
+    expose_headers=[REQUEST_ID_HEADER, "Retry-After", "Location"],
+    max_age=600,
+)
+
+
+def request_id_of(event: Any) -> str:
+    """The client's X-Request-Id when it is well formed, else API Gateway's request id."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    supplied = headers.get(REQUEST_ID_HEADER.lower())
+    if supplied and _VALID_REQUEST_ID.match(supplied):
+        return str(supplied)
+    context_id = (event.get("requestContext") or {}).get("requestId")
+    return str(context_id or uuid.uuid4())
+
+
+def _echo_request_id(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    request_id = request_id_of(app.current_event.raw_event)
+    logger.set_correlation_id(request_id)
+    response = next_middleware(app)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        errors.append({"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))})
+    return errors
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(cors=CORS, enable_validation=True)
+    app.use([_echo_request_id])
+
+    def rid() -> str:
+        return request_id_of(app.current_event.raw_event)
+
+    @app.exception_handler(TradeStreamError)
+    def domain_error(exc: TradeStreamError) -> Response[str]:
+        if exc.status >= 500:
+            logger.error("request failed", extra={"code": exc.code, "detail": exc.detail})
+        return from_error(exc, request_id=rid(), instance=app.current_event.path)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response[str]:
+        errors = _validation_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(
+            status=400,
+            code="VALIDATION_ERROR",
+            title="Request validation failed",
+            detail=detail or "invalid request",
+            request_id=rid(),
+            instance=app.current_event.path,
+            errors=errors,
+        )
+
+    @app.not_found
+    def not_found(_exc: NotFoundError) -> Response[str]:
+        return problem(
+            status=404,
+            code="ROUTE_NOT_FOUND",
+            title="No such route",
+            detail=f"{app.current_event.http_method} {app.current_event.path} is not a route of this API",
+            request_id=rid(),
+        )
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return problem(
+            status=500,
+            code="INTERNAL_ERROR",
+            title="Internal error",
+            detail="an unexpected error occurred; quote the requestId when reporting it",
+            request_id=rid(),
+        )
+
+    return app
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -1,0 +1,128 @@
+"""Command line of the local cloud: `run`, `invoke` (the `sam local invoke` of machines without Docker), `recycle`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from localcloud.cloud import LocalCloud, Settings
+from localcloud.errors import InvocationError, LocalCloudError
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    result = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected KEY=VALUE, got {item!r}")
+        result[key] = Path(value[1:]).read_text() if value.startswith("@") else value
+    return result
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return Settings(
+        template=Path(args.template),
+        host=args.host,
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        stack_name=args.stack_name,
+        parameters=_pairs(args.parameter_overrides),
+        ssm_parameters=_pairs(args.ssm),
+        **overrides,
+    )
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cloud = LocalCloud(_settings(args))
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    cloud.start()
+    assert cloud.wiring is not None
+    print(f"TradeStream local cloud is up ({len(cloud.wiring.functions)} functions, "
+          f"{len(cloud.wiring.event_sources)} event sources)")
+    print(f"  API:           {cloud.api_url}")
+    print(f"  AWS endpoint:  {cloud.endpoint}   (AWS_ENDPOINT_URL={cloud.endpoint})")
+    print(f"  try:           curl -s {cloud.api_url}/actuator/health")
+    print("Ctrl-C stops everything.", flush=True)
+    stopped.wait()
+    print("stopping...", flush=True)
+    cloud.stop()
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    event = json.loads(Path(args.event).read_text()) if args.event != "-" else json.load(sys.stdin)
+    external = f"http://{args.host}:{args.aws_port}" if _answers(args.host, args.aws_port) else None
+    settings = _settings(args, external_endpoint=external, start_pollers=False, start_api=False)
+    with LocalCloud(settings) as cloud:
+        try:
+            result = cloud.invoke(args.function, event)
+        except InvocationError as exc:
+            print(json.dumps(exc.payload(), indent=2))
+            return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_recycle(args: argparse.Namespace) -> int:
+    url = f"http://{args.host}:{args.api_port}/_localcloud/functions/{args.function}/recycle"
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10) as response:
+        print(response.read().decode())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser.add_argument("--template", default=os.environ.get("LOCALCLOUD_TEMPLATE", "template.yaml"))
+    parser.add_argument("--host", default=os.environ.get("LOCALCLOUD_HOST", "127.0.0.1"))
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCALCLOUD_AWS_PORT", "4566")))
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")))
+    parser.add_argument("--stack-name", default=os.environ.get("LOCALCLOUD_STACK_NAME", "tradestream-local"))
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--ssm", nargs="*", default=[], metavar="NAME=VALUE|@FILE",
+                        help="SecureString parameters to create before functions start")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve the template until Ctrl-C")
+    invoke = commands.add_parser("invoke", help="invoke one function with an event file and print its result")
+    invoke.add_argument("function", help="logical id or name of the function")
+    invoke.add_argument("--event", "-e", required=True, help="event JSON file, or - for stdin")
+    recycle = commands.add_parser("recycle", help="force cold starts of a function of a running local cloud")
+    recycle.add_argument("function")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        handler = {"run": cmd_run, "invoke": cmd_invoke, "recycle": cmd_recycle}[args.command]
+        return handler(args)
+    except LocalCloudError as exc:
+        print(f"localcloud: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

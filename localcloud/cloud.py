@@ -1,0 +1,257 @@
+"""The local cloud as one object: moto's server, provisioned resources, function pools, pollers, the API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from localcloud import template as template_loader
+from localcloud.apigateway import ApiGateway
+from localcloud.errors import LocalCloudError, PortInUse
+from localcloud.functions import FunctionPool
+from localcloud.intrinsics import REGION
+from localcloud.pollers import KinesisShardPoller, SqsPoller, _Poller
+from localcloud.resources import LocalResources, client
+from localcloud.wiring import Wiring, wire
+
+log = logging.getLogger("localcloud")
+_RECYCLE = re.compile(r"^/_localcloud/functions/(?P<name>[^/]+)/recycle$")
+
+
+@dataclass
+class Settings:
+    template: Path
+    host: str = "127.0.0.1"
+    aws_port: int = 4566
+    api_port: int = 3000
+    stack_name: str = "tradestream-local"
+    parameters: dict[str, str] = field(default_factory=dict)
+    ssm_parameters: dict[str, str] = field(default_factory=dict)  # name -> value, SecureString
+    external_endpoint: str | None = None  # use an already running moto/LocalStack instead of starting one
+    function_concurrency: int = 4
+    sqs_pollers_per_source: int = 2
+    start_pollers: bool = True
+    start_api: bool = True
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"{host}:{port} is already in use; stop what holds it (`ss -ltnp | grep {port}`) "
+                f"or choose another port (LOCALCLOUD_AWS_PORT / LOCALCLOUD_API_PORT)"
+            ) from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise LocalCloudError(f"the process serving {host}:{port} exited with {process.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise LocalCloudError(f"nothing answered on {host}:{port} within {timeout:.0f}s")
+
+
+class LocalCloud:
+    """Start with `start()`, stop with `stop()`; or use it as a context manager."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.endpoint = settings.external_endpoint or f"http://{settings.host}:{settings.aws_port}"
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._api_server: BaseWSGIServer | None = None
+        self._api_thread: threading.Thread | None = None
+        self.pollers: list[_Poller] = []
+        self.pools: dict[str, FunctionPool] = {}
+        self.resources: LocalResources | None = None
+        self.wiring: Wiring | None = None
+        self.gateway: ApiGateway | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.api_port}"
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        s = self.settings
+        template = template_loader.load(s.template, s.parameters)
+        if s.start_api:
+            ensure_port_free(s.host, s.api_port)
+        if s.external_endpoint is None:
+            self._start_moto()
+        self.resources = LocalResources(template, stack_name=s.stack_name, endpoint=self.endpoint)
+        self.resources.provision()
+        self._seed_ssm()
+        self.wiring = wire(self.resources)
+        base_env = self.function_environment()
+        concurrency = s.function_concurrency
+        self.pools = {
+            lid: FunctionPool(spec, base_env=base_env, concurrency=concurrency)
+            for lid, spec in self.wiring.functions.items()
+        }
+        if s.start_pollers:
+            self._start_pollers()
+        if s.start_api:
+            self._start_api()
+
+    def function_environment(self) -> dict[str, str]:
+        """What every function sees besides its own variables: credentials, region, the endpoint."""
+        return {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            # No X-Ray daemon runs locally; the tracer would only warn on every segment.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "LOCALCLOUD": "1",
+        }
+
+    def _start_moto(self) -> None:
+        s = self.settings
+        ensure_port_free(s.host, s.aws_port)
+        self._moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", s.host, "-p", str(s.aws_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+        )
+        wait_for_port(s.host, s.aws_port, 30, self._moto)
+
+    def _seed_ssm(self) -> None:
+        if not self.settings.ssm_parameters:
+            return
+        ssm = client("ssm", self.endpoint)
+        for name, value in self.settings.ssm_parameters.items():
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+    def _start_pollers(self) -> None:
+        assert self.resources is not None and self.wiring is not None
+        res = self.resources
+        for source in self.wiring.event_sources:
+            if not source.enabled:
+                continue
+            pool = self.pools[source.function]
+            if source.kind == "sqs":
+                for _ in range(max(1, self.settings.sqs_pollers_per_source)):
+                    self.pollers.append(
+                        SqsPoller(
+                            source,
+                            pool,
+                            queue_url=str(res.attribute(source.source, "Ref")),
+                            queue_arn=str(res.attribute(source.source, "Arn")),
+                            endpoint=self.endpoint,
+                        )
+                    )
+            else:
+                stream_name = res.names[source.source]
+                shards = client("kinesis", self.endpoint).list_shards(StreamName=stream_name)["Shards"]
+                destination = str(res.attribute(source.on_failure, "Ref")) if source.on_failure else None
+                for shard in shards:
+                    self.pollers.append(
+                        KinesisShardPoller(
+                            source,
+                            pool,
+                            stream_name=stream_name,
+                            stream_arn=str(res.attribute(source.source, "Arn")),
+                            shard_id=shard["ShardId"],
+                            endpoint=self.endpoint,
+                            on_failure_url=destination,
+                        )
+                    )
+        for poller in self.pollers:
+            poller.start()
+
+    def _start_api(self) -> None:
+        assert self.wiring is not None
+        if len(self.wiring.apis) != 1:
+            raise LocalCloudError(f"the local cloud serves exactly one REST API; the template has {len(self.wiring.apis)}")
+        self.gateway = ApiGateway(self.wiring.apis[0], self.pools, self._admin)
+        s = self.settings
+        self._api_server = make_server(s.host, s.api_port, self.gateway, threaded=True)
+        self._api_thread = threading.Thread(target=self._api_server.serve_forever, name="api", daemon=True)
+        self._api_thread.start()
+
+    def _admin(self, request: Request) -> Response | None:
+        """The local cloud's own routes, under /_localcloud/ (never a path of the template)."""
+        if not request.path.startswith("/_localcloud/"):
+            return None
+        match = _RECYCLE.match(request.path)
+        if match and request.method == "POST":
+            try:
+                self.recycle(match.group("name"))
+            except LocalCloudError as exc:
+                return Response(f'{{"message": "{exc}"}}', 404, mimetype="application/json")
+            return Response(b'{"recycled": true}', 200, mimetype="application/json")
+        return Response(b'{"message": "not found"}', 404, mimetype="application/json")
+
+    def recycle(self, name: str) -> None:
+        """Force cold starts of one function (by logical id or physical name)."""
+        assert self.wiring is not None
+        spec = self.wiring.function_by_name(name)
+        self.pools[spec.logical_id].recycle()
+        log.info("recycled %s: its next invocation is a cold start", spec.logical_id)
+
+    def invoke(self, name: str, event: Any) -> Any:
+        assert self.wiring is not None
+        return self.pools[self.wiring.function_by_name(name).logical_id].invoke(event)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self._api_server is not None:
+            self._api_server.shutdown()
+            self._api_server.server_close()
+            self._api_server = None
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        self.pollers = []
+        for pool in self.pools.values():
+            pool.close()
+        if self._moto is not None:
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
+                self._moto.wait()
+            self._moto = None

@@ -1,0 +1,279 @@
+"""Polls SQS queues and Kinesis shards and invokes their functions the way Lambda's event source mappings do."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.errors import InvocationError
+from localcloud.functions import FunctionPool
+from localcloud.resources import client
+from localcloud.wiring import EventSource
+
+log = logging.getLogger("localcloud")
+KINESIS_IDLE_SLEEP_SECONDS = 0.05
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Poller(threading.Thread):
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+class SqsPoller(_Poller):
+    """One Lambda poller of a queue. FIFO order per group comes from SQS: a group with messages in
+    flight is not handed out again, so two pollers never hold batches of the same group at once."""
+
+    def __init__(self, source: EventSource, pool: FunctionPool, *, queue_url: str, queue_arn: str, endpoint: str):
+        super().__init__(f"sqs:{source.logical_id}")
+        self.source = source
+        self.pool = pool
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.sqs = client("sqs", endpoint)
+        self.batches = 0
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = {k: str(v) for k, v in message.get("Attributes", {}).items()}
+        message_attributes = {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": (
+                    base64.b64encode(value["BinaryValue"]).decode() if "BinaryValue" in value else None
+                ),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": attributes,
+            "messageAttributes": message_attributes,
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": "us-east-1",
+        }
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.source.batching_window_seconds
+        while not self.stopping.is_set() and len(messages) < self.source.batch_size:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),
+                WaitTimeSeconds=0 if messages else 1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def poll_once(self) -> int:
+        """Receive one batch and process it; returns how many messages were received."""
+        messages = self._receive()
+        if not messages:
+            return 0
+        records = [self._record(m) for m in messages]
+        failed: set[str]
+        try:
+            result = self.pool.invoke({"Records": records})
+            failed = self._failed_ids(result, {r["messageId"] for r in records})
+        except InvocationError as exc:
+            log.warning("%s: batch of %d failed: %s", self.source.function, len(records), exc)
+            failed = {r["messageId"] for r in records}
+        done = [r for r in records if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+        self.batches += 1
+        return len(records)
+
+    def _failed_ids(self, result: Any, batch_ids: set[str]) -> set[str]:
+        if not self.source.report_item_failures or not isinstance(result, dict):
+            return set()
+        failures = result.get("batchItemFailures") or []
+        ids = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+        if not ids <= batch_ids or None in ids:
+            # Lambda treats a malformed or unknown identifier as a failure of the whole batch.
+            log.warning("%s: invalid batchItemFailures %r; whole batch retried", self.source.function, failures)
+            return batch_ids
+        return {i for i in ids if i is not None}
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the emulator must outlive a broken poll; Lambda's poller does too
+                log.exception("%s: poll failed", self.name)
+                self.stopping.wait(1)
+
+
+class KinesisShardPoller(_Poller):
+    """Reads one shard in order: batch size, retries, bisect on function error, on-failure destination."""
+
+    def __init__(
+        self,
+        source: EventSource,
+        pool: FunctionPool,
+        *,
+        stream_name: str,
+        stream_arn: str,
+        shard_id: str,
+        endpoint: str,
+        on_failure_url: str | None,
+    ) -> None:
+        super().__init__(f"kinesis:{source.logical_id}:{shard_id}")
+        self.source = source
+        self.pool = pool
+        self.stream_name = stream_name
+        self.stream_arn = stream_arn
+        self.shard_id = shard_id
+        self.on_failure_url = on_failure_url
+        self.kinesis = client("kinesis", endpoint)
+        self.sqs = client("sqs", endpoint)
+        self.iterator: str | None = None
+        self.checkpoint: str | None = None  # last sequence number fully handled, as Lambda keeps it
+        self.sent_to_destination = 0
+
+    def _record(self, record: dict[str, Any]) -> dict[str, Any]:
+        arrival = record["ApproximateArrivalTimestamp"]
+        return {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": record["PartitionKey"],
+                "sequenceNumber": record["SequenceNumber"],
+                "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": arrival.timestamp(),
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": f"{self.shard_id}:{record['SequenceNumber']}",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": f"arn:aws:iam::123456789012:role/{self.source.function}Role",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": self.stream_arn,
+        }
+
+    def start_iterator(self) -> None:
+        args: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": self.shard_id}
+        if self.checkpoint is not None:
+            args.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=self.checkpoint)
+        elif self.source.starting_position == "LATEST":
+            args.update(ShardIteratorType="LATEST")
+        else:
+            args.update(ShardIteratorType="TRIM_HORIZON")
+        self.iterator = self.kinesis.get_shard_iterator(**args)["ShardIterator"]
+
+    def poll_once(self) -> int:
+        if self.iterator is None:
+            self.start_iterator()
+        response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=self.source.batch_size)
+        self.iterator = response.get("NextShardIterator")
+        records = [self._record(r) for r in response.get("Records", [])]
+        if records:
+            self.deliver(records)
+            self.checkpoint = records[-1]["kinesis"]["sequenceNumber"]
+        return len(records)
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int | None, bool]:
+        """Returns (index of the first failed record or None, whether it was a function error)."""
+        try:
+            result = self.pool.invoke({"Records": batch})
+        except InvocationError as exc:
+            log.warning("%s: batch of %d failed: %s", self.source.function, len(batch), exc)
+            return 0, True
+        if not self.source.report_item_failures or not isinstance(result, dict):
+            return None, False
+        failures = result.get("batchItemFailures") or []
+        sequence_numbers = [r["kinesis"]["sequenceNumber"] for r in batch]
+        failed = [f.get("itemIdentifier") for f in failures if isinstance(f, dict)]
+        if not failed:
+            return None, False
+        if any(s not in sequence_numbers for s in failed):
+            return 0, False  # an unknown identifier fails the whole batch, as on AWS
+        # Lambda checkpoints just before the lowest failed sequence number and retries from there.
+        return min(sequence_numbers.index(s) for s in failed), False
+
+    def deliver(self, records: list[dict[str, Any]]) -> None:
+        work: deque[tuple[list[dict[str, Any]], int]] = deque([(records, 0)])
+        while work and not self.stopping.is_set():
+            batch, attempts = work.popleft()
+            first_failed, function_error = self._invoke(batch)
+            if first_failed is None:
+                continue
+            rest = batch[first_failed:]
+            if function_error and self.source.bisect_on_error and len(rest) > 1:
+                # Splitting does not count against the retry quota (Lambda's documented behaviour).
+                half = len(rest) // 2
+                work.appendleft((rest[half:], attempts))
+                work.appendleft((rest[:half], attempts))
+                continue
+            attempts += 1
+            if 0 <= self.source.maximum_retry_attempts < attempts:
+                self._send_to_destination(rest, attempts)
+                continue
+            work.appendleft((rest, attempts))
+            self.stopping.wait(min(1.0, 0.05 * 2**attempts))
+
+    def _send_to_destination(self, batch: list[dict[str, Any]], attempts: int) -> None:
+        first, last = batch[0]["kinesis"], batch[-1]["kinesis"]
+        failure = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.pool.spec.arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": _iso(time.time()),
+            "KinesisBatchInfo": {
+                "shardId": self.shard_id,
+                "startSequenceNumber": first["sequenceNumber"],
+                "endSequenceNumber": last["sequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first["approximateArrivalTimestamp"]),
+                "approximateArrivalOfLastRecord": _iso(last["approximateArrivalTimestamp"]),
+                "batchSize": len(batch),
+                "streamArn": self.stream_arn,
+            },
+        }
+        log.warning("%s: %d record(s) exhausted retries; sent to the on-failure destination",
+                    self.source.function, len(batch))
+        if self.on_failure_url:
+            self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(failure))
+            self.sent_to_destination += len(batch)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if self.poll_once() == 0:
+                    self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
+            except Exception:
+                log.exception("%s: poll failed", self.name)
+                self.iterator = None
+                self.stopping.wait(1)

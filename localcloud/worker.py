@@ -1,0 +1,102 @@
+"""The child side of a function worker: imports the handler once and serves invocations over a pipe."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any, TextIO
+
+
+class LambdaContext:
+    """What AWS passes as `context`: the fields powertools and our handlers read."""
+
+    def __init__(self, *, function_name: str, arn: str, memory_mb: int, request_id: str, deadline: float) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = f"localcloud/{os.getpid()}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _Prefixed(io.TextIOBase):
+    """Prefixes every line a function prints with its name, as `sam local` does with its log groups."""
+
+    def __init__(self, target: TextIO, prefix: str) -> None:
+        self._target = target
+        self._prefix = prefix
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        out = []
+        for piece in text.splitlines(keepends=True):
+            if self._at_line_start:
+                out.append(self._prefix)
+            out.append(piece)
+            self._at_line_start = piece.endswith("\n")
+        self._target.write("".join(out))
+        self._target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc)[-8:],
+    }
+
+
+def serve(conn: Connection, spec: dict[str, Any]) -> None:
+    """Entry point of the worker process (spawned, so nothing leaks in from the parent)."""
+    os.environ.update(spec["environment"])
+    sys.path[:0] = [spec["code_dir"], *spec["layer_paths"]]
+    prefix = f"[{spec['logical_id']}] "
+    sys.stdout = _Prefixed(sys.__stdout__, prefix)  # type: ignore[arg-type]
+    sys.stderr = _Prefixed(sys.__stderr__, prefix)  # type: ignore[arg-type]
+    module_name, _, function_name = spec["handler"].rpartition(".")
+    handler: Any = None
+    init_error: dict[str, Any] | None = None
+    try:
+        handler = getattr(importlib.import_module(module_name), function_name)
+    except Exception as exc:  # an import error is reported on every invocation, as Lambda does
+        init_error = _error(exc)
+        init_error["errorType"] = "Runtime.ImportModuleError"
+    conn.send(("ready", None))
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        request_id, event_json, timeout = message
+        if init_error is not None:
+            conn.send(("error", init_error))
+            continue
+        context = LambdaContext(
+            function_name=spec["name"],
+            arn=spec["arn"],
+            memory_mb=spec["memory_mb"],
+            request_id=request_id,
+            deadline=time.monotonic() + timeout,
+        )
+        try:
+            result = handler(json.loads(event_json), context)
+            conn.send(("ok", json.dumps(result)))
+        except Exception as exc:
+            conn.send(("error", _error(exc)))
