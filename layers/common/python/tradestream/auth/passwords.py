@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2.exceptions import VerifyMismatchError
 
 # argon2id at OWASP's minimum recommendation (19 MiB, 2 passes, 1 lane): roughly 20-50 ms per hash on
 # a Lambda vCPU. Memory is per concurrent login inside the function's own allowance (256 MB+), so
@@ -34,10 +34,14 @@ class PasswordHashing:
         return self._hasher.hash(password)
 
     def verify_password(self, password_hash: str, password: str) -> bool:
-        """True when `password` matches; a malformed stored hash raises (data corruption, not a bad login)."""
+        """True when `password` matches, False when it does not.
+
+        A stored hash argon2 cannot read raises (InvalidHashError, VerificationError): that is corrupt
+        data to surface as a 500, not a wrong password to answer with a 401.
+        """
         try:
             return self._hasher.verify(password_hash, password)
-        except VerificationError:
+        except VerifyMismatchError:
             return False
 
     def needs_rehash(self, password_hash: str) -> bool:
