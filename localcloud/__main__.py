@@ -100,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCALCLOUD_AWS_PORT", "4566")))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")))
     parser.add_argument("--stack-name", default=os.environ.get("LOCALCLOUD_STACK_NAME", "tradestream-local"))
-    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--ssm", nargs="*", default=[], metavar="NAME=VALUE|@FILE",
-                        help="SecureString parameters to create before functions start")
+    parser.add_argument("--parameter-override", dest="parameter_overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="a template parameter value (repeatable)")
+    parser.add_argument("--ssm", action="append", default=[], metavar="NAME=VALUE|@FILE",
+                        help="a SecureString parameter to create before functions start (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the template until Ctrl-C")

@@ -1,4 +1,4 @@
-"""Typed domain errors: each carries its HTTP status and stable problem `code`; mapped to JSON once, at the edge."""
+"""Typed domain errors, each with its HTTP status and stable problem `code`; mapped to JSON once."""
 
 from __future__ import annotations
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 PRICE_DECIMALS = 4
 QUANTITY_DECIMALS = 6
 PRICE_SCALE = 10**PRICE_DECIMALS
 QUANTITY_SCALE = 10**QUANTITY_DECIMALS
 MAX_QUANTITY = Decimal("1000000000")
+_EXACT = Context(prec=200)
 
 
 class PrecisionError(ValueError):
@@ -46,10 +47,11 @@ def canonical(value: Decimal) -> Decimal:
     """The canonical form of a decimal: no exponent, no trailing zeros ("10", "0.5", "-1.25")."""
     if value == 0:
         return Decimal(0)
-    normalized = value.normalize()
-    sign, digits, exponent = normalized.as_tuple()
+    # normalize() rounds to the context's precision (28 digits by default); money must never round here.
+    normalized = value.normalize(_EXACT)
+    exponent = normalized.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
-        return normalized.quantize(Decimal(1))
+        return normalized.quantize(Decimal(1), context=_EXACT)
     return normalized
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from tradestream.api.problems import from_error, problem
 from tradestream.errors import TradeStreamError
@@ -37,9 +37,25 @@ def request_id_of(event: Any) -> str:
     return str(context_id or uuid.uuid4())
 
 
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "application/json").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _echo_request_id(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     request_id = request_id_of(app.current_event.raw_event)
     logger.set_correlation_id(request_id)
+    event = app.current_event
+    if event.body and not _is_json(event.headers.get("content-type") or event.headers.get("Content-Type")):
+        # Without this, a form-encoded body would surface as "field required" errors that mislead.
+        return problem(
+            status=415,
+            code="UNSUPPORTED_MEDIA_TYPE",
+            title="Unsupported media type",
+            detail="request bodies must be JSON (Content-Type: application/json)",
+            request_id=request_id,
+            instance=event.path,
+        )
     response = next_middleware(app)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
@@ -60,13 +76,11 @@ def create_resolver() -> APIGatewayRestResolver:
     def rid() -> str:
         return request_id_of(app.current_event.raw_event)
 
-    @app.exception_handler(TradeStreamError)
     def domain_error(exc: TradeStreamError) -> Response[str]:
         if exc.status >= 500:
             logger.error("request failed", extra={"code": exc.code, "detail": exc.detail})
         return from_error(exc, request_id=rid(), instance=app.current_event.path)
 
-    @app.exception_handler(RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[str]:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -90,7 +104,6 @@ def create_resolver() -> APIGatewayRestResolver:
             request_id=rid(),
         )
 
-    @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return problem(
@@ -101,6 +114,10 @@ def create_resolver() -> APIGatewayRestResolver:
             request_id=rid(),
         )
 
+    # powertools' decorators are untyped; registering the typed functions keeps mypy strict here.
+    app.exception_handler(TradeStreamError)(domain_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(Exception)(unexpected)
     return app
 
 

@@ -1,0 +1,108 @@
+"""Identity routes: register, login, refresh, logout, JWKS and /api/me."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AliasChoices, BaseModel, Field
+
+from tradestream.adapters.dynamodb.identity import DynamoRateLimitStore, DynamoSessionStore, DynamoUserStore
+from tradestream.adapters.ssm import load_keyring
+from tradestream.api.caller import caller_of
+from tradestream.api.resolver import create_resolver
+from tradestream.auth import PasswordHashing, TokenBucket, TokenIssuer, TokenVerifier
+from tradestream.identity.service import IdentityService, LoginResult, LoginThrottle
+from tradestream.observability import logger
+from tradestream.settings import AuthApiSettings
+
+app = create_resolver()
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(
+        validation_alias=AliasChoices("refreshToken", "refresh_token"), max_length=8192
+    )
+
+
+@functools.cache
+def settings() -> AuthApiSettings:
+    return AuthApiSettings.from_env()
+
+
+@functools.cache
+def service() -> IdentityService:
+    s = settings()
+    keyring = load_keyring(s.signing_key_parameter, max_age=s.key_cache_seconds, with_private_key=True)
+    return IdentityService(
+        users=DynamoUserStore(s.users_table),
+        sessions=DynamoSessionStore(s.sessions_table),
+        issuer=TokenIssuer(keyring, s.issuer, s.audience, s.access_ttl_seconds, s.refresh_ttl_seconds),
+        verifier=TokenVerifier(keyring, s.issuer, s.audience),
+        passwords=PasswordHashing(),
+        throttle=LoginThrottle(
+            DynamoRateLimitStore(s.rate_limit_table), TokenBucket(s.login_rate_per_second, s.login_burst)
+        ),
+        clock=time.time,
+    )
+
+
+def _tokens(result: LoginResult) -> dict[str, Any]:
+    return {
+        "access_token": result.tokens.access_token,
+        "refresh_token": result.tokens.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": result.tokens.expires_in,
+        "user_id": result.user_id,
+    }
+
+
+@app.post("/api/users/register")
+def register(body: Credentials) -> Response[dict[str, str]]:
+    user = service().register(body.username, body.password)
+    return Response(201, "application/json", {"userId": user.user_id, "username": user.username})
+
+
+@app.post("/api/auth/login")
+def login(body: Credentials) -> dict[str, Any]:
+    source_ip = app.current_event.request_context.identity.source_ip
+    return _tokens(service().login(body.username, body.password, source_ip=source_ip))
+
+
+@app.post("/api/auth/refresh")
+def refresh(body: RefreshRequest) -> dict[str, Any]:
+    return _tokens(service().refresh(body.refresh_token))
+
+
+@app.post("/api/auth/logout")
+def logout(body: RefreshRequest) -> Response[str]:
+    service().logout(body.refresh_token, caller_user_id=caller_of(app.current_event.raw_event).user_id)
+    return Response(204, None, "")
+
+
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response[dict[str, Any]]:
+    s = settings()
+    keyring = load_keyring(s.signing_key_parameter, max_age=s.key_cache_seconds, with_private_key=False)
+    return Response(
+        200, "application/json", dict(keyring.jwks()), headers={"Cache-Control": "public, max-age=300"}
+    )
+
+
+@app.get("/api/me")
+def me() -> dict[str, str]:
+    caller = caller_of(app.current_event.raw_event)
+    return {"userId": caller.user_id, "username": caller.username}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented on DynamoDB (pynamodb), SQS, Kinesis and SSM."""

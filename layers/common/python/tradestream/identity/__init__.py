@@ -1,0 +1,1 @@
+"""Identity use cases: registration, login, refresh rotation with reuse detection, logout, authorization."""

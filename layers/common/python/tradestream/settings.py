@@ -1,0 +1,42 @@
+"""Function settings as pydantic models read from the environment, validated at cold start."""
+
+from __future__ import annotations
+
+import os
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EnvSettings(BaseModel):
+    """Base: fields are environment variable names (upper case aliases), read once per cold start."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls) -> Self:
+        return cls.model_validate(dict(os.environ))
+
+
+class IdentityTables(EnvSettings):
+    users_table: str = Field(alias="USERS_TABLE")
+    sessions_table: str = Field(alias="SESSIONS_TABLE")
+
+
+class TokenSettings(EnvSettings):
+    signing_key_parameter: str = Field(alias="SIGNING_KEY_PARAMETER")
+    issuer: str = Field(alias="JWT_ISSUER", default="https://tradestream.dev")
+    audience: str = Field(alias="JWT_AUDIENCE", default="tradestream-api")
+    access_ttl_seconds: int = Field(alias="ACCESS_TOKEN_TTL_SECONDS", default=900, gt=0)
+    refresh_ttl_seconds: int = Field(alias="REFRESH_TOKEN_TTL_SECONDS", default=30 * 24 * 3600, gt=0)
+    key_cache_seconds: int = Field(alias="SIGNING_KEY_CACHE_SECONDS", default=300, ge=0)
+
+
+class AuthApiSettings(IdentityTables, TokenSettings):
+    rate_limit_table: str = Field(alias="RATE_LIMIT_TABLE")
+    login_rate_per_second: int = Field(alias="LOGIN_RATE_PER_SECOND", default=10, gt=0)
+    login_burst: int = Field(alias="LOGIN_BURST", default=20, gt=0)
+
+
+class AuthorizerSettings(TokenSettings):
+    sessions_table: str = Field(alias="SESSIONS_TABLE")
