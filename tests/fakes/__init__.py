@@ -1,0 +1,1 @@
+"""In-memory fakes of the ports in layers/common, type-checked with the tests so they cannot drift."""
