@@ -40,3 +40,26 @@ class AuthApiSettings(IdentityTables, TokenSettings):
 
 class AuthorizerSettings(TokenSettings):
     sessions_table: str = Field(alias="SESSIONS_TABLE")
+
+
+class OrdersApiSettings(EnvSettings):
+    orders_table: str = Field(alias="ORDERS_TABLE")
+    lane_queue_url: str = Field(alias="LANE_QUEUE_URL")
+    book_views_table: str = Field(alias="BOOK_VIEWS_TABLE")
+
+
+class MatchingSettings(EnvSettings):
+    book_log_table: str = Field(alias="BOOK_LOG_TABLE")
+    snapshots_table: str = Field(alias="SNAPSHOTS_TABLE")
+    book_views_table: str = Field(alias="BOOK_VIEWS_TABLE")
+    events_stream: str = Field(alias="EVENTS_STREAM")
+    lane_dlq_url: str = Field(alias="LANE_DLQ_URL")
+    snapshot_every: int = Field(alias="SNAPSHOT_EVERY", default=100, gt=0)
+
+
+class ProjectionSettings(EnvSettings):
+    dlq_url: str = Field(alias="PROJECTION_DLQ_URL")
+
+
+class OrderStatusSettings(ProjectionSettings):
+    orders_table: str = Field(alias="ORDERS_TABLE")

@@ -1,0 +1,64 @@
+"""Turns one SQS FIFO batch into per-ticker matching calls; poison goes to the DLQ with its reason."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradestream.contracts import parse_lane_command
+from tradestream.lane.ports import DeadLetters
+from tradestream.lane.service import MatchingService
+from tradestream.lane.state import Command
+
+log = logging.getLogger(__name__)
+
+
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())[
+        :1000
+    ]
+
+
+class LaneConsumer:
+    def __init__(self, service: MatchingService, dead_letters: DeadLetters) -> None:
+        self._service = service
+        self._dead_letters = dead_letters
+
+    def consume(self, records: list[dict[str, Any]]) -> set[str]:
+        """Returns the message ids that failed (their ticker's whole group is retried)."""
+        groups: dict[str, list[tuple[str, Command]]] = {}
+        failed: set[str] = set()
+        for record in records:
+            message_id = str(record["messageId"])
+            group = (record.get("attributes") or {}).get("MessageGroupId")
+            try:
+                command = parse_lane_command(record["body"])
+            except ValidationError as exc:
+                if not self._park(record, _reason(exc), group):
+                    failed.add(message_id)
+                continue
+            if group is not None and command.ticker != group:
+                if not self._park(record, f"ticker {command.ticker} sent on the lane of {group}", group):
+                    failed.add(message_id)
+                continue
+            groups.setdefault(command.ticker, []).append((message_id, command))
+        for ticker, items in groups.items():
+            try:
+                self._service.process(ticker, [command for _, command in items])
+            except Exception:
+                log.exception("%s: batch of %d command(s) failed; it will be retried", ticker, len(items))
+                failed.update(message_id for message_id, _ in items)
+        return failed
+
+    def _park(self, record: dict[str, Any], reason: str, group: str | None) -> bool:
+        log.warning("poison message %s parked: %s", record["messageId"], reason)
+        try:
+            self._dead_letters.send(
+                body=str(record["body"]), reason=reason, message_id=str(record["messageId"]), group_id=group
+            )
+        except Exception:
+            log.exception("could not park poison message %s; it will be retried", record["messageId"])
+            return False
+        return True

@@ -1,0 +1,118 @@
+"""The matching use case: apply a ticker's commands to its event-sourced book, commit, then publish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tradestream.lane.ports import BookLog, BookViewStore, EventPublisher, SnapshotStore
+from tradestream.lane.state import Command, LogEntry, TickerLane
+from tradestream.money import lots_to_quantity, ticks_to_price, to_str
+
+log = logging.getLogger(__name__)
+VIEW_DEPTH = 100
+_COMMIT_ATTEMPTS = 3
+
+
+class LaneConflict(Exception):
+    """Another writer kept taking the next seq of this ticker: retry the messages later."""
+
+
+class MatchingService:
+    """Keeps each ticker's lane warm between invocations; the log, not this cache, is the truth."""
+
+    def __init__(
+        self,
+        *,
+        log: BookLog,
+        snapshots: SnapshotStore,
+        views: BookViewStore,
+        publisher: EventPublisher,
+        snapshot_every: int,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._log = log
+        self._snapshots = snapshots
+        self._views = views
+        self._publisher = publisher
+        self._snapshot_every = max(1, snapshot_every)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lanes: dict[str, TickerLane] = {}
+
+    def lane(self, ticker: str) -> TickerLane:
+        lane = self._lanes.get(ticker)
+        if lane is None:
+            lane = self._load(ticker)
+            self._lanes[ticker] = lane
+        return lane
+
+    def forget(self, ticker: str) -> None:
+        self._lanes.pop(ticker, None)
+
+    def _load(self, ticker: str) -> TickerLane:
+        snapshot = self._snapshots.latest(ticker)
+        lane = TickerLane.restore(ticker, snapshot) if snapshot else TickerLane(ticker=ticker)
+        for entry in self._log.entries_after(ticker, lane.head):
+            lane.replay(entry)
+        return lane
+
+    def process(self, ticker: str, commands: list[Command]) -> None:
+        """Apply, commit, publish. Raises on any failure; the caller retries the messages."""
+        for _ in range(_COMMIT_ATTEMPTS):
+            lane = self.lane(ticker)
+            fresh: list[Command] = []
+            repeats: set[int] = set()
+            for command in commands:
+                seq = lane.seen(command.command_id)
+                if seq is None:
+                    fresh.append(command)
+                else:
+                    repeats.add(seq)
+            # A redelivered command was committed before: publish its entry again, never match it twice.
+            entries = [self._committed(ticker, seq) for seq in sorted(repeats)]
+            if fresh:
+                entry = self._commit(lane, fresh)
+                if entry is None:
+                    continue
+                entries.append(entry)
+            self._publisher.publish([e.published() for e in entries])
+            return
+        raise LaneConflict(f"{ticker}: the log head kept moving under us")
+
+    def _committed(self, ticker: str, seq: int) -> LogEntry:
+        entry = self._log.get(ticker, seq)
+        if entry is None:
+            raise LookupError(f"{ticker}: log entry {seq} is missing")
+        return entry
+
+    def _commit(self, lane: TickerLane, commands: list[Command]) -> LogEntry | None:
+        entry = lane.apply(commands, now=self._clock())
+        try:
+            committed = self._log.append(entry)
+        except Exception:
+            self.forget(lane.ticker)  # the cache ran ahead of the log: rebuild it on the next try
+            raise
+        if not committed:
+            log.warning("%s: seq %d was taken by another writer; reloading the book", lane.ticker, entry.seq)
+            self.forget(lane.ticker)
+            return None
+        self._after_commit(lane, entry)
+        return entry
+
+    def _after_commit(self, lane: TickerLane, entry: LogEntry) -> None:
+        """The view and snapshots are derived data: failing them never fails the committed batch."""
+        bids, asks = lane.book.depth(VIEW_DEPTH)
+        try:
+            self._views.save(lane.ticker, entry.seq, _levels(bids), _levels(asks))
+        except Exception:
+            log.exception("%s: book view not saved at seq %d", lane.ticker, entry.seq)
+        if entry.seq % self._snapshot_every == 0:
+            try:
+                self._snapshots.save(lane.ticker, lane.snapshot())
+            except Exception:
+                log.exception("%s: snapshot not saved at seq %d", lane.ticker, entry.seq)
+
+
+def _levels(levels: list[tuple[int, int, int]]) -> list[tuple[str, str, int]]:
+    return [(to_str(ticks_to_price(p)), to_str(lots_to_quantity(q)), n) for p, q, n in levels]

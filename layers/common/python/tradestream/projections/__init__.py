@@ -1,0 +1,1 @@
+"""Projections of the matching events: each folds committed log entries into its table, idempotently."""
