@@ -28,6 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python scripts/contracts.py --check
+
+# Regenerates contracts/*.schema.json from the pydantic event models (a test fails when they drift).
+contracts: $(STAMP)
+	$(BIN)/python scripts/contracts.py
 
 test: lint
 	$(BIN)/pytest
