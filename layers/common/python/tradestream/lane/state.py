@@ -22,6 +22,7 @@ from tradestream.matching import NewOrder, OrderBook, OrderStatus, OrderUpdate, 
 from tradestream.money import (
     PRICE_DECIMALS,
     PrecisionError,
+    canonical,
     lots_to_quantity,
     price_to_ticks,
     quantity_to_lots,
@@ -78,7 +79,9 @@ def average_price(notional: int, filled_lots: int) -> Decimal | None:
     with localcontext() as ctx:
         ctx.prec = 60
         ticks = Decimal(notional) / Decimal(filled_lots)
-        return ticks.scaleb(-PRICE_DECIMALS).quantize(AVG_PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
+        average = ticks.scaleb(-PRICE_DECIMALS).quantize(AVG_PRICE_PLACES, rounding=ROUND_HALF_EVEN)
+    # canonical, not normalize(): 10.00000000 must stay 10, never become 1E+1.
+    return canonical(average)
 
 
 @dataclass
