@@ -193,10 +193,15 @@ class OrderBook:
         orders = self._orders
         heap = opposite.heap
         levels = opposite.levels
-        taker_id, taker_user, taker_side = order.order_id, order.user_id, order.side
+        taker_id, taker_user, taker_side, remaining = (
+            order.order_id,
+            order.user_id,
+            order.side,
+            order.quantity,
+        )
         check_stp = order.self_trade_prevention is not _STP_NONE
-        remaining = order.quantity
-        filled = notional = price = 0
+        filled = notional = 0
+        last: int | None = None
         while remaining and heap and heap[0] <= limit_key:
             level = levels[heap[0]]
             queue = level.queue
@@ -211,7 +216,7 @@ class OrderBook:
                 if check_stp and maker.user_id == taker_user:
                     stopped = self._prevent_self_trade(order, maker, opposite, emit)
                     if stopped is not None:
-                        return remaining, filled, notional, (price if filled else None), stopped
+                        return remaining, filled, notional, last, stopped
                     if level.count:
                         continue
                     break
@@ -220,6 +225,7 @@ class OrderBook:
                 filled += fill
                 value = price * fill
                 notional += value
+                last = price
                 maker_filled = maker.filled = maker.filled + fill
                 maker_notional = maker.notional = maker.notional + value
                 maker.last_price = price
@@ -242,7 +248,7 @@ class OrderBook:
                 if not level.count:
                     opposite.drop_level(heap[0])
                     break
-        return remaining, filled, notional, (price if filled else None), None
+        return remaining, filled, notional, last, None
 
     def _prevent_self_trade(
         self, order: NewOrder, maker: RestingOrderState, opposite: BookSide, emit: Callable[[Event], None]
