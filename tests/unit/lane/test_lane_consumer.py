@@ -1,0 +1,178 @@
+"""LaneConsumer: poison to the DLQ with its reason (acknowledged), one matching call per ticker, isolation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fakes.lane import (
+    InMemoryBookLog,
+    InMemoryBookViewStore,
+    InMemoryDeadLetters,
+    InMemorySnapshotStore,
+    ParkedMessage,
+    RecordingPublisher,
+)
+from tests.unit.lane.builders import NOW, TICKER, cancel, place
+from tradestream.contracts import OrderCancelRequestedV1, OrderPlacedV1
+from tradestream.lane.consumer import LaneConsumer
+from tradestream.lane.service import MatchingService
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.log = InMemoryBookLog()
+        self.publisher = RecordingPublisher()
+        self.dead_letters = InMemoryDeadLetters()
+        self.service = MatchingService(
+            log=self.log,
+            snapshots=InMemorySnapshotStore(),
+            views=InMemoryBookViewStore(),
+            publisher=self.publisher,
+            snapshot_every=100,
+            clock=lambda: NOW,
+        )
+        self.consumer = LaneConsumer(self.service, self.dead_letters)
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
+
+
+def record(
+    message_id: str, body: str | OrderPlacedV1 | OrderCancelRequestedV1, group: str | None
+) -> dict[str, Any]:
+    """An SQS FIFO record as Lambda delivers it (only the fields the consumer reads matter)."""
+    text = body if isinstance(body, str) else body.model_dump_json(by_alias=True)
+    attributes = {"ApproximateReceiveCount": "1", "SequenceNumber": "1"}
+    if group is not None:
+        attributes["MessageGroupId"] = group
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": text,
+        "attributes": attributes,
+    }
+
+
+def placed_json(**changes: Any) -> str:
+    body = place("o9", "BUY", "1", "10").model_dump(mode="json", by_alias=True)
+    body.update(changes)
+    return json.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+POISON = [
+    pytest.param("not json", "body: Invalid JSON: expected ident at line 1 column 2", id="unparseable"),
+    pytest.param("", "body: Invalid JSON: EOF while parsing a value at line 1 column 0", id="empty"),
+    pytest.param(
+        placed_json(side="HOLD"), "order.placed.v1.side: Input should be 'BUY' or 'SELL'", id="unknown-side"
+    ),
+    pytest.param(
+        placed_json(quantity=...), "order.placed.v1.quantity: Field required", id="missing-quantity"
+    ),
+    pytest.param(
+        placed_json(quantity="-1"), "order.placed.v1.quantity: Input should be greater than 0", id="negative"
+    ),
+    pytest.param(
+        json.dumps({"type": "order.exploded.v1"}),
+        "body: Input tag 'order.exploded.v1' found using 'type' does not match any of the expected tags:"
+        " 'order.placed.v1', 'order.cancel-requested.v1'",
+        id="unknown-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), POISON)
+def test_poison_goes_to_the_dlq_with_its_reason_and_is_acknowledged(
+    harness: Harness, body: str, reason: str
+) -> None:
+    failed = harness.consumer.consume(
+        [
+            record("m1", place("s1", "SELL", "1", "10"), TICKER),
+            record("m2", body, TICKER),
+            record("m3", place("b1", "BUY", "1", "10", user="ben"), TICKER),
+        ]
+    )
+    assert failed == set()
+    assert harness.dead_letters.parked == [
+        ParkedMessage(body=body, reason=reason, message_id="m2", group_id=TICKER)
+    ]
+    # The ticker's lane kept moving: the good commands around the poison were matched, in order.
+    entry = harness.log.get(TICKER, 1)
+    assert entry is not None
+    assert entry.commands == [place("s1", "SELL", "1", "10"), place("b1", "BUY", "1", "10", user="ben")]
+    assert [b.seq for b in harness.publisher.records] == [1]
+
+
+def test_a_command_on_another_tickers_lane_is_poison(harness: Harness) -> None:
+    stray = place("s1", "SELL", "1", "10", ticker="OTHER")
+    failed = harness.consumer.consume([record("m1", stray, TICKER)])
+    assert failed == set()
+    assert harness.dead_letters.parked == [
+        ParkedMessage(
+            body=stray.model_dump_json(by_alias=True),
+            reason="ticker OTHER sent on the lane of ACME",
+            message_id="m1",
+            group_id=TICKER,
+        )
+    ]
+    assert harness.log.seqs("OTHER") == [] and harness.log.seqs(TICKER) == []
+
+
+def test_poison_that_cannot_be_parked_is_retried_instead_of_lost(harness: Harness) -> None:
+    harness.dead_letters.fail = True
+    failed = harness.consumer.consume(
+        [record("m1", "not json", TICKER), record("m2", place("s1", "SELL", "1", "10"), TICKER)]
+    )
+    assert failed == {"m1"}
+    assert harness.log.seqs(TICKER) == [1]
+
+
+def test_a_failing_ticker_fails_only_its_own_messages(harness: Harness) -> None:
+    harness.publisher.fail_tickers = {"BAD"}
+    failed = harness.consumer.consume(
+        [
+            record("m1", place("s1", "SELL", "1", "10"), TICKER),
+            record("m2", place("x1", "SELL", "1", "10", ticker="BAD"), "BAD"),
+            record("m3", place("b1", "BUY", "1", "10", user="ben"), TICKER),
+            record("m4", cancel("x1", ticker="BAD"), "BAD"),
+        ]
+    )
+    assert failed == {"m2", "m4"}
+    assert [(b.ticker, b.seq) for b in harness.publisher.records] == [(TICKER, 1)]
+    assert harness.log.seqs(TICKER) == [1]
+
+
+def test_each_ticker_is_one_matching_call_with_its_commands_in_lane_order(harness: Harness) -> None:
+    failed = harness.consumer.consume(
+        [
+            record("m1", place("a1", "SELL", "1", "10"), TICKER),
+            record("m2", place("z1", "SELL", "1", "10", ticker="ZED"), "ZED"),
+            record("m3", cancel("a1"), TICKER),
+            record("m4", place("z2", "BUY", "1", "10", ticker="ZED", user="ben"), "ZED"),
+        ]
+    )
+    assert failed == set()
+    acme, zed = harness.log.get(TICKER, 1), harness.log.get("ZED", 1)
+    assert acme is not None and zed is not None
+    assert acme.commands == [place("a1", "SELL", "1", "10"), cancel("a1")]
+    assert zed.commands == [
+        place("z1", "SELL", "1", "10", ticker="ZED"),
+        place("z2", "BUY", "1", "10", ticker="ZED", user="ben"),
+    ]
+    assert harness.log.seqs(TICKER) == [1] and harness.log.seqs("ZED") == [1]
+
+
+def test_a_redelivered_batch_is_acknowledged_and_republished(harness: Harness) -> None:
+    batch = [
+        record("m1", place("s1", "SELL", "1", "10"), TICKER),
+        record("m2", place("b1", "BUY", "1", "10", user="ben"), TICKER),
+    ]
+    harness.publisher.fail_next = 1
+    assert harness.consumer.consume(batch) == {"m1", "m2"}
+    assert harness.consumer.consume(batch) == set()
+    assert harness.log.appends == 1
+    assert harness.publisher.event_ids() == ["ACME:1:0", "ACME:1:1", "ACME:1:2", "ACME:1:3"]
