@@ -16,9 +16,12 @@ from tradestream.identity.ports import RateLimitStore, SessionRecord, SessionSto
 
 
 class InMemoryUserStore(UserStore):
+    """`lookups` lists every username asked for, so tests can see which logins reached storage."""
+
     def __init__(self) -> None:
         self._users: dict[str, UserRecord] = {}
         self._lock = threading.Lock()
+        self.lookups: list[str] = []
 
     def create(self, user: UserRecord) -> None:
         with self._lock:  # attribute_not_exists(username)
@@ -27,7 +30,10 @@ class InMemoryUserStore(UserStore):
             self._users[user.username] = user
 
     def get(self, username: str) -> UserRecord | None:
+        if not username:
+            raise AssertionError("DynamoDB refuses an empty key value (ValidationException)")
         with self._lock:
+            self.lookups.append(username)
             return self._users.get(username)
 
     def all(self) -> list[UserRecord]:

@@ -15,8 +15,9 @@ from tradestream.auth import (
     TokenPair,
     TokenVerifier,
     validate_registration,
+    validate_username,
 )
-from tradestream.errors import InvalidCredentials, InvalidToken, RateLimited, TokenReused
+from tradestream.errors import InvalidCredentials, InvalidToken, RateLimited, TokenReused, ValidationFailed
 from tradestream.identity.ports import RateLimitStore, SessionRecord, SessionStore, UserRecord, UserStore
 
 DEFAULT_SCOPES = ("orders:write", "orders:read", "portfolio:read")
@@ -32,6 +33,18 @@ class LoginResult:
 
 def _iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _registrable(username: str) -> str | None:
+    """The trimmed name if an account could have it; None for a name no registration accepts.
+
+    Such a name is an unknown user (same 401, same cost) without a lookup: DynamoDB refuses an
+    empty key outright, which would otherwise surface as a 500 for `""` or `"   "`.
+    """
+    try:
+        return validate_username(username)
+    except ValidationFailed:
+        return None
 
 
 class LoginThrottle:
@@ -91,7 +104,7 @@ class IdentityService:
         now = self._clock()
         if self._throttle is not None:
             self._throttle.check(source_ip, int(now * 1000))
-        user = self._users.get(username.strip())
+        user = self._users.get(name) if (name := _registrable(username)) else None
         if user is None:
             self._passwords.burn_verify()  # unknown user costs what a wrong password costs
             raise InvalidCredentials()
