@@ -10,7 +10,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+    ValidationException,
+)
 
 from tradestream.api.problems import from_error, problem
 from tradestream.errors import TradeStreamError
@@ -42,26 +46,31 @@ def _is_json(content_type: str | None) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _unsupported_media_type(app: APIGatewayRestResolver) -> Response[str] | None:
+    """A 415 problem for a body that is not JSON, else None."""
+    event = app.current_event
+    if not event.body or _is_json(event.headers.get("content-type") or event.headers.get("Content-Type")):
+        return None
+    # Without this, a form-encoded body would surface as "field required" errors that mislead.
+    return problem(
+        status=415,
+        code="UNSUPPORTED_MEDIA_TYPE",
+        title="Unsupported media type",
+        detail="request bodies must be JSON (Content-Type: application/json)",
+        request_id=request_id_of(event.raw_event),
+        instance=event.path,
+    )
+
+
 def _echo_request_id(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     request_id = request_id_of(app.current_event.raw_event)
     logger.set_correlation_id(request_id)
-    event = app.current_event
-    if event.body and not _is_json(event.headers.get("content-type") or event.headers.get("Content-Type")):
-        # Without this, a form-encoded body would surface as "field required" errors that mislead.
-        return problem(
-            status=415,
-            code="UNSUPPORTED_MEDIA_TYPE",
-            title="Unsupported media type",
-            detail="request bodies must be JSON (Content-Type: application/json)",
-            request_id=request_id,
-            instance=event.path,
-        )
-    response = next_middleware(app)
+    response = _unsupported_media_type(app) or next_middleware(app)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
     errors = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
@@ -81,7 +90,12 @@ def create_resolver() -> APIGatewayRestResolver:
             logger.error("request failed", extra={"code": exc.code, "detail": exc.detail})
         return from_error(exc, request_id=rid(), instance=app.current_event.path)
 
-    def invalid_request(exc: RequestValidationError) -> Response[str]:
+    def invalid_request(exc: RequestValidationError | RequestUnsupportedContentType) -> Response[str]:
+        # powertools validates the body before any middleware of ours runs, so a body that is not
+        # JSON arrives here (or as RequestUnsupportedContentType) before the 415 check could.
+        unsupported = _unsupported_media_type(app)
+        if unsupported is not None:
+            return unsupported
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(
@@ -117,6 +131,7 @@ def create_resolver() -> APIGatewayRestResolver:
     # powertools' decorators are untyped; registering the typed functions keeps mypy strict here.
     app.exception_handler(TradeStreamError)(domain_error)
     app.exception_handler(RequestValidationError)(invalid_request)
+    app.exception_handler(RequestUnsupportedContentType)(invalid_request)
     app.exception_handler(Exception)(unexpected)
     return app
 
