@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 KEYS := .dev-keys/signing-key.json
 SIGNING_KEY_PARAMETER ?= /tradestream/local/jwt-signing-key
 
-.PHONY: install run test lint unit integration e2e format contracts bench bench-matching clean
+.PHONY: install run test lint unit integration e2e format contracts openapi bench bench-matching clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python scripts/contracts.py --check
+	$(BIN)/python scripts/openapi.py --check
+
+# Regenerates the OpenAPI document served at GET /api/openapi.json (a check fails when it drifts).
+openapi: $(STAMP)
+	$(BIN)/python scripts/openapi.py
 
 # Regenerates contracts/*.schema.json from the pydantic event models (a test fails when they drift).
 contracts: $(STAMP)

@@ -23,3 +23,13 @@ def test_unknown_route_is_a_problem(api: str, http: requests.Session) -> None:
     body = response.json()
     assert body["code"] == "ROUTE_NOT_FOUND"
     assert response.headers["X-Request-Id"] == "r-1"
+
+
+def test_openapi_document_is_served_without_auth(api: str, http: requests.Session) -> None:
+    response = http.get(f"{api}/api/openapi.json", timeout=30)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/orders" in document["paths"]
+    assert document["paths"]["/api/orders"]["post"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in document["paths"]["/api/auth/login"]["post"]
