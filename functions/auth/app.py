@@ -14,7 +14,7 @@ from tradestream.adapters.dynamodb.identity import DynamoRateLimitStore, DynamoS
 from tradestream.adapters.ssm import load_keyring
 from tradestream.api.caller import caller_of
 from tradestream.api.resolver import create_resolver
-from tradestream.auth import PasswordHashing, TokenBucket, TokenIssuer, TokenVerifier
+from tradestream.auth import KeyRing, PasswordHashing, TokenBucket, TokenIssuer, TokenVerifier
 from tradestream.identity.service import IdentityService, LoginResult, LoginThrottle
 from tradestream.observability import logger
 from tradestream.settings import AuthApiSettings
@@ -39,18 +39,38 @@ def settings() -> AuthApiSettings:
 
 
 @functools.cache
+def _passwords() -> PasswordHashing:
+    # One per container: its decoy hash is made once, so an unknown user never costs an extra hash.
+    return PasswordHashing()
+
+
+@functools.cache
+def _stores() -> tuple[DynamoUserStore, DynamoSessionStore, LoginThrottle]:
+    s = settings()
+    throttle = LoginThrottle(
+        DynamoRateLimitStore(s.rate_limit_table), TokenBucket(s.login_rate_per_second, s.login_burst)
+    )
+    return DynamoUserStore(s.users_table), DynamoSessionStore(s.sessions_table), throttle
+
+
 def service() -> IdentityService:
     s = settings()
-    keyring = load_keyring(s.signing_key_parameter, max_age=s.key_cache_seconds, with_private_key=True)
+    # The ring is re-read every SIGNING_KEY_CACHE_SECONDS: after a rotation a warm container signs
+    # with the new key and still verifies refresh tokens signed with the previous one.
+    return _service(load_keyring(s.signing_key_parameter, max_age=s.key_cache_seconds, with_private_key=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _service(keyring: KeyRing) -> IdentityService:
+    s = settings()
+    users, sessions, throttle = _stores()
     return IdentityService(
-        users=DynamoUserStore(s.users_table),
-        sessions=DynamoSessionStore(s.sessions_table),
+        users=users,
+        sessions=sessions,
         issuer=TokenIssuer(keyring, s.issuer, s.audience, s.access_ttl_seconds, s.refresh_ttl_seconds),
         verifier=TokenVerifier(keyring, s.issuer, s.audience),
-        passwords=PasswordHashing(),
-        throttle=LoginThrottle(
-            DynamoRateLimitStore(s.rate_limit_table), TokenBucket(s.login_rate_per_second, s.login_burst)
-        ),
+        passwords=_passwords(),
+        throttle=throttle,
         clock=time.time,
     )
 

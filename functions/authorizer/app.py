@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tradestream.adapters.dynamodb.identity import DynamoSessionStore
 from tradestream.adapters.ssm import load_keyring
-from tradestream.auth import TokenVerifier
+from tradestream.api.resolver import request_id_of
+from tradestream.auth import KeyRing, TokenVerifier
 from tradestream.errors import InvalidToken
 from tradestream.identity.service import Authorization
 from tradestream.observability import logger
@@ -18,14 +19,29 @@ from tradestream.settings import AuthorizerSettings
 
 
 @functools.cache
+def settings() -> AuthorizerSettings:
+    return AuthorizerSettings.from_env()
+
+
+@functools.cache
+def _sessions() -> DynamoSessionStore:
+    return DynamoSessionStore(settings().sessions_table)
+
+
 def authorization() -> Authorization:
-    settings = AuthorizerSettings.from_env()
-    keyring = load_keyring(
-        settings.signing_key_parameter, max_age=settings.key_cache_seconds, with_private_key=False
+    s = settings()
+    # Re-read every SIGNING_KEY_CACHE_SECONDS, so a warm authorizer learns a new key's kid instead
+    # of refusing every token it signs until the container happens to be recycled.
+    return _authorization(
+        load_keyring(s.signing_key_parameter, max_age=s.key_cache_seconds, with_private_key=False)
     )
-    verifier = TokenVerifier(keyring, settings.issuer, settings.audience)
+
+
+@functools.lru_cache(maxsize=1)
+def _authorization(keyring: KeyRing) -> Authorization:
+    s = settings()
     return Authorization(
-        verifier=verifier, sessions=DynamoSessionStore(settings.sessions_table), clock=time.time
+        verifier=TokenVerifier(keyring, s.issuer, s.audience), sessions=_sessions(), clock=time.time
     )
 
 
@@ -46,6 +62,7 @@ def _api_wildcard(method_arn: str) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(request_id_of(event))  # its log lines carry the request's X-Request-Id too
     token = _bearer(event)
     if token is None:
         raise Exception("Unauthorized")  # API Gateway's contract: this exact message means 401
