@@ -19,6 +19,10 @@ from tradestream.settings import MatchingSettings
 
 # One bad ticker never stalls another: a failed message fails only the rest of its own group.
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch in which every message failed (its only ticker could not commit or publish) is reported like
+# any partial failure, all items listed, instead of raising: SQS retries the same messages either way,
+# but a raise is a function error (error metrics, alarms) for what is an ordinary retryable throttle.
+processor.raise_on_entire_batch_failure = False
 
 
 class GroupFailed(Exception):
