@@ -21,7 +21,7 @@ from tradestream.errors import TradeStreamError
 from tradestream.observability import logger
 
 REQUEST_ID_HEADER = "X-Request-Id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 CORS = CORSConfig(
     allow_origin="*",
@@ -35,7 +35,8 @@ def request_id_of(event: Any) -> str:
     """The client's X-Request-Id when it is well formed, else API Gateway's request id."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     supplied = headers.get(REQUEST_ID_HEADER.lower())
-    if supplied and _VALID_REQUEST_ID.match(supplied):
+    # fullmatch: `$` would also accept a trailing newline, and the value goes into a response header.
+    if supplied and _VALID_REQUEST_ID.fullmatch(supplied):
         return str(supplied)
     context_id = (event.get("requestContext") or {}).get("requestId")
     return str(context_id or uuid.uuid4())
