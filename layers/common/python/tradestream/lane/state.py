@@ -30,9 +30,12 @@ from tradestream.money import (
 )
 
 Command = OrderPlacedV1 | OrderCancelRequestedV1
-# Enough to recognise any redelivery SQS can still make (FIFO dedup covers 5 minutes; a Lambda's
-# visibility timeout and retries are minutes too): far more ids than one ticker sees in that time.
-RECENT_COMMANDS = 50_000
+# Enough to recognise any redelivery SQS can make. A FIFO group delivers nothing newer while a message
+# of it is in flight or being retried, so a redelivered command always sits in the ticker's newest log
+# entries (10 commands each): 5,000 ids cover hundreds of them. The window travels in every snapshot,
+# and one item holds 400 KB: 50,000 uuid ids alone compress to ~1.1 MB, which would stop snapshots
+# for good once a ticker has seen ~15,000 commands (5,000 ids take ~120 KB, leaving room for the book).
+RECENT_COMMANDS = 5_000
 AVG_PRICE_PLACES = Decimal(1).scaleb(-(PRICE_DECIMALS + 4))
 
 
