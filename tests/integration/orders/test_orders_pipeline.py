@@ -369,3 +369,24 @@ def test_the_stream_carries_contract_valid_entries(
         ("order.updated.v1", f"{ticker}:1:2"),
         ("order.updated.v1", f"{ticker}:1:3"),
     ]
+
+
+def test_a_poison_stream_record_is_parked_and_the_rest_of_the_batch_applies(
+    exchange: Exchange, alice: User, bob: User, ticker: str
+) -> None:
+    exchange.place(alice, **limit(ticker, "SELL", "1", "10"))
+    buy = exchange.place(bob, **limit(ticker, "BUY", "1", "10"))
+    event = exchange.lane_event(exchange.receive())
+    exchange.settle(event, exchange.match(event))
+    [good] = exchange.stream_records()
+    poison = {**good, "SequenceNumber": good["SequenceNumber"] + "1", "Data": b'{"type":"matching.batch.v1"}'}
+    dlq = str(exchange.stack.attribute("ProjectionsDLQ", "QueueUrl"))
+    exchange.drain(dlq)
+
+    assert exchange.project([poison, good]) == {"batchItemFailures": []}
+
+    assert status_of(exchange, bob, buy)[0] == "FILLED"
+    [parked] = exchange.receive(dlq, attribute_names=True)
+    assert parked["Body"] == '{"type":"matching.batch.v1"}'
+    assert parked["MessageAttributes"]["sourceMessageId"]["StringValue"] == poison["SequenceNumber"]
+    assert "ticker" in parked["MessageAttributes"]["reason"]["StringValue"]
