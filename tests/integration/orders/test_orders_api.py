@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -232,15 +234,33 @@ def test_list_is_newest_first_with_cursor_paging_and_filters(
     assert [i for page in pages for i in page] == newest_first
     assert pages[:3] == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
 
+    # A cursor is good for its own user's listing only.
+    first = exchange.call("GET", "/api/orders", alice, query={"limit": "1"}).body
+    foreign = exchange.call("GET", "/api/orders", bob, query={"cursor": first["nextCursor"]})
+    assert (foreign.status, foreign.body["code"]) == (400, "VALIDATION_ERROR")
+
     everything = exchange.call("GET", "/api/orders", alice, query={"status": "all"}).body
     assert [o["id"] for o in everything["items"]] == [other, *newest_first]
     assert everything["nextCursor"] is None
     assert exchange.call("GET", "/api/orders", alice, query={"status": "final"}).body["items"] == []
 
 
+def _cursor(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
 @pytest.mark.parametrize(
     "query",
-    [{"limit": "0"}, {"limit": "201"}, {"status": "closed"}, {"ticker": "A-B"}, {"cursor": "!!not-ours!!"}],
+    [
+        {"limit": "0"},
+        {"limit": "201"},
+        {"status": "closed"},
+        {"ticker": "A-B"},
+        {"cursor": "!!not-ours!!"},
+        {"cursor": _cursor([1])},
+        {"cursor": _cursor({"a": {"S": "b"}})},
+        {"cursor": _cursor({"orderId": {"S": "o"}, "userId": {"N": "1"}, "createdKey": {"S": "k"}})},
+    ],
 )
 def test_bad_list_queries_are_400(exchange: Exchange, alice: User, query: dict[str, str]) -> None:
     reply = exchange.call("GET", "/api/orders", alice, query=query)

@@ -90,14 +90,24 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
 
 
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+_CURSOR_KEYS = frozenset({"orderId", "userId", "createdKey"})  # the table's and the byUser index's keys
+
+
+def _decode_cursor(cursor: str | None, user_id: str) -> dict[str, Any] | None:
+    """The ExclusiveStartKey of the caller's own listing, or 400: DynamoDB answers a start key of the
+    wrong shape or of another partition with a ValidationException, which would surface as a 500."""
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("cursor is not one this API returned") from exc
-    if not isinstance(key, dict):
+    if (
+        not isinstance(key, dict)
+        or set(key) != _CURSOR_KEYS
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+        or key["userId"]["S"] != user_id
+    ):
         raise ValidationFailed("cursor is not one this API returned")
     return key
 
@@ -195,7 +205,7 @@ class DynamoOrderStore(OrderStore):
         for condition in conditions:
             filter_condition = condition if filter_condition is None else filter_condition & condition
         items: list[Order] = []
-        last_key = _decode_cursor(cursor)
+        last_key = _decode_cursor(cursor, user_id)
         while len(items) < limit:
             results = m.byUser.query(
                 user_id,
