@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -17,6 +18,7 @@ from tests.events import Reply, authorizer_event, rest_event
 from tests.fakes.clock import ManualClock
 from tests.integration.identity.conftest import PASSWORD, ColdStart, Function
 from tests.integration.identity.problems import assert_problem
+from tradestream.auth import PasswordHashing
 from tradestream.observability import logger
 
 LOGIN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in", "user_id"}
@@ -215,6 +217,8 @@ def test_login_is_rate_limited_per_source_ip_never_per_forwarded_for(
     auth = cold_start("AuthFunction")
     clock = ManualClock(time.time())
     monkeypatch.setattr(auth.module, "time", SimpleNamespace(time=clock))
+    # Toy argon2 cost: this test is about the bucket, and 27 production-cost hashes are slow here.
+    monkeypatch.setattr(auth.module, "_passwords", lambda: PasswordHashing(PasswordHasher(1, 8, 1)))
     assert _register(auth, username).status == 201
 
     statuses = [

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,15 +95,22 @@ def _login(auth: Function, username: str) -> dict[str, Any]:
     return tokens
 
 
-@pytest.fixture
-def session(auth: Function, username: str) -> dict[str, Any]:
-    """A logged-in user: the login response plus the decoded access-token claims."""
+def _session(auth: Function, username: str) -> dict[str, Any]:
     tokens = _login(auth, username)
-    return {
-        **tokens,
-        "username": username,
-        "claims": jwt.decode(tokens["access_token"], options={"verify_signature": False}),
-    }
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return {**tokens, "username": username, "claims": claims}
+
+
+@pytest.fixture(scope="module")
+def session(auth: Function) -> dict[str, Any]:
+    """A logged-in user shared by the tests that only read it: the login response and the access claims."""
+    return _session(auth, f"user_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def own_session(auth: Function, username: str) -> dict[str, Any]:
+    """A logged-in user of this test alone, for tests that end the session."""
+    return _session(auth, username)
 
 
 def test_a_live_access_token_is_allowed_on_every_route_with_the_callers_context(
@@ -216,16 +224,18 @@ def test_a_refresh_token_is_unauthorized(authorizer: Function, session: dict[str
 
 
 def test_an_access_token_of_a_revoked_family_is_unauthorized(
-    auth: Function, authorizer: Function, session: dict[str, Any]
+    auth: Function, authorizer: Function, own_session: dict[str, Any]
 ) -> None:
-    assert _invoke(authorizer, f"Bearer {session['access_token']}")["principalId"] == session["user_id"]
-    caller = {"userId": session["user_id"], "username": session["username"], "scopes": ""}
+    assert (
+        _invoke(authorizer, f"Bearer {own_session['access_token']}")["principalId"] == own_session["user_id"]
+    )
+    caller = {"userId": own_session["user_id"], "username": own_session["username"], "scopes": ""}
     logout = rest_event(
-        "POST", "/api/auth/logout", body={"refreshToken": session["refresh_token"]}, authorizer=caller
+        "POST", "/api/auth/logout", body={"refreshToken": own_session["refresh_token"]}, authorizer=caller
     )
     assert auth(logout).status == 204
 
-    _assert_unauthorized(authorizer, f"Bearer {session['access_token']}")
+    _assert_unauthorized(authorizer, f"Bearer {own_session['access_token']}")
 
 
 # --- key rotation -----------------------------------------------------------------------------------

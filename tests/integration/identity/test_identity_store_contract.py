@@ -23,21 +23,21 @@ def _id() -> str:
     return uuid.uuid4().hex
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
 def users(request: pytest.FixtureRequest, identity_env: LocalResources) -> UserStore:
     if request.param == "dynamodb":
         return DynamoUserStore(identity_env.names["UsersTable"])
     return InMemoryUserStore()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
 def sessions(request: pytest.FixtureRequest, identity_env: LocalResources) -> SessionStore:
     if request.param == "dynamodb":
         return DynamoSessionStore(identity_env.names["SessionsTable"])
     return InMemorySessionStore()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
 def buckets(request: pytest.FixtureRequest, identity_env: LocalResources) -> RateLimitStore:
     if request.param == "dynamodb":
         return DynamoRateLimitStore(identity_env.names["RateLimitTable"])
