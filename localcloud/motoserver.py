@@ -1,0 +1,137 @@
+"""moto's server as the local cloud runs it: `python -m localcloud.motoserver -H HOST -p PORT`.
+
+It is moto's own server with one fix our functions depend on: SQS FIFO ReceiveMessage (checked
+against moto 5.2.5) breaks the order of a message group, which is the whole point of a FIFO lane:
+- when in-flight messages of a group become visible again (a partial batch failure, a crashed
+  consumer), the group counts as "in flight" until the *last* of them has been looked at, so the
+  first one is skipped and a later one is delivered before it;
+- the groups in flight are computed once per call and go stale during a long poll, and concurrent
+  calls are not serialised, so two consumers can be handed batches of the same group at once;
+- a long poll spins the CPU while every visible message belongs to a group in flight.
+The replacement keeps moto's signature and semantics otherwise (redrive to the DLQ on receive,
+retention, attribute filtering). If moto's internals no longer look as expected, moto is left as
+it is and a warning says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import warnings
+from copy import deepcopy
+from typing import Any
+
+import moto
+from moto.core.utils import unix_time
+from moto.server import main as moto_main
+from moto.sqs import models
+from moto.sqs.models import _filter_message_attributes
+
+_LOCK = threading.RLock()
+_POLL_SECONDS = 0.05
+_EXPECTED_PARAMETERS = [
+    "self",
+    "queue_name",
+    "count",
+    "wait_seconds_timeout",
+    "visibility_timeout",
+    "message_attribute_names",
+]
+
+
+def _receive_once(
+    backend: Any,
+    queue: Any,
+    *,
+    queue_name: str,
+    count: int,
+    visibility_timeout: int,
+    attribute_names: list[str],
+) -> list[Any]:
+    # Messages whose visibility timeout expired are no longer in flight: forget them all first, so
+    # the groups still in flight are exactly those with an invisible message.
+    for message in [m for m in queue.pending_messages if m.visible]:
+        queue.pending_messages.discard(message)
+    groups_in_flight = queue.pending_message_groups if queue.fifo_queue else set()
+    result: list[Any] = []
+    to_dead_letter: list[Any] = []
+    for message in queue.messages:  # visible, not delayed, in the order they were sent
+        if queue.fifo_queue and message.group_id in groups_in_flight:
+            continue
+        if (
+            queue.dead_letter_queue is not None
+            and queue.redrive_policy
+            and message.approximate_receive_count >= queue.redrive_policy["maxReceiveCount"]
+        ):
+            to_dead_letter.append(message)
+            continue
+        queue.pending_messages.add(message)
+        message.mark_received(visibility_timeout=visibility_timeout)
+        copied = deepcopy(message)
+        _filter_message_attributes(copied, attribute_names)
+        if not backend.is_message_valid_based_on_retention_period(queue_name, message):
+            break
+        result.append(copied)
+        if len(result) >= count:
+            break
+    for message in to_dead_letter:
+        queue._messages.remove(message)
+        queue.dead_letter_queue.add_message(message)
+    return result
+
+
+def receive_message(  # noqa: PLR0917 - moto's own signature, called positionally
+    self: Any,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> list[Any]:
+    queue = self.get_queue(queue_name)
+    polling_end = unix_time() + wait_seconds_timeout
+    while True:
+        with _LOCK:
+            result = _receive_once(
+                self,
+                queue,
+                queue_name=queue_name,
+                count=count,
+                visibility_timeout=visibility_timeout,
+                attribute_names=message_attribute_names or [],
+            )
+        remaining = polling_end - unix_time()
+        if result or remaining <= 0:
+            return result
+        with queue._messages_lock:  # woken early by a new message
+            queue._messages_lock.wait(timeout=min(_POLL_SECONDS, remaining))
+
+
+def patch() -> bool:
+    """Install the fixed ReceiveMessage; returns whether moto looked as expected."""
+    parameters = list(inspect.signature(models.SQSBackend.receive_message).parameters)
+    properties = ("pending_messages", "pending_message_groups", "messages")
+    if parameters != _EXPECTED_PARAMETERS or not all(hasattr(models.Queue, p) for p in properties):
+        warnings.warn(
+            f"moto {getattr(moto, '__version__', '?')}: SQS internals changed; FIFO receive left unpatched",
+            stacklevel=2,
+        )
+        return False
+    delete = models.Queue.delete_message
+
+    def delete_message(queue: Any, receipt_handle: str) -> None:
+        with _LOCK:  # a receive never sees the in-flight set change under it
+            delete(queue, receipt_handle)
+
+    setattr(models.SQSBackend, "receive_message", receive_message)  # noqa: B010 - mypy forbids method assignment
+    setattr(models.Queue, "delete_message", delete_message)  # noqa: B010
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    patch()
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The SQS FIFO fixes localcloud.motoserver installs in moto (in-process, no server needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.sqs import models
+
+from localcloud import motoserver
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    """An in-process moto SQS with the fix installed, and moto restored afterwards (other suites use it)."""
+    receive, delete = models.SQSBackend.receive_message, models.Queue.delete_message
+    assert motoserver.patch()
+    try:
+        with mock_aws():
+            yield boto3.client("sqs", region_name="us-east-1")
+    finally:
+        setattr(models.SQSBackend, "receive_message", receive)  # noqa: B010
+        setattr(models.Queue, "delete_message", delete)  # noqa: B010
+
+
+def fifo(sqs: Any, visibility_timeout: int) -> str:
+    attributes = {
+        "FifoQueue": "true",
+        "ContentBasedDeduplication": "true",
+        "VisibilityTimeout": str(visibility_timeout),
+    }
+    url: str = sqs.create_queue(QueueName="lane.fifo", Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def bodies(response: dict[str, Any]) -> list[str]:
+    return [m["Body"] for m in response.get("Messages", [])]
+
+
+def test_messages_of_a_group_come_back_in_order_after_their_visibility_timeout(sqs: Any) -> None:
+    url = fifo(sqs, visibility_timeout=1)
+    for body in ("m1", "m2", "m3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="A")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert bodies(first) == ["m1", "m2", "m3"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["Messages"][0]["ReceiptHandle"])
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)) == []  # still in flight
+    time.sleep(1.1)
+    # plain moto 5.2.5 hands out m3 alone here, and m2 only after m3's next timeout
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)) == ["m2", "m3"]
+
+
+def test_two_long_polls_never_get_the_same_group(sqs: Any) -> None:
+    url = fifo(sqs, visibility_timeout=30)
+    got: list[list[str]] = []
+
+    def poll() -> None:
+        got.append(bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=4, WaitTimeSeconds=1)))
+
+    pollers = [threading.Thread(target=poll) for _ in range(2)]
+    for thread in pollers:
+        thread.start()
+    time.sleep(0.2)  # both are waiting on an empty queue
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(n), "MessageBody": f"a{n}", "MessageGroupId": "A"} for n in range(8)],
+    )
+    for thread in pollers:
+        thread.join()
+    # plain moto keeps the in-flight groups it saw before the wait: both pollers get messages of A
+    idle, busy = sorted(got, key=len)
+    assert idle == []
+    assert busy and busy == [f"a{n}" for n in range(len(busy))]
+
+
+def test_redrive_to_the_dead_letter_queue_still_happens(sqs: Any) -> None:
+    dlq = sqs.create_queue(
+        QueueName="dlq.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )
+    arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName="lane.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": f'{{"deadLetterTargetArn": "{arn}", "maxReceiveCount": 1}}',
+        },
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="poison", MessageGroupId="A")
+    sqs.send_message(QueueUrl=url, MessageBody="next", MessageGroupId="A")
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)) == ["poison"]
+    time.sleep(1.1)
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)) == ["next"]
+    assert bodies(sqs.receive_message(QueueUrl=dlq["QueueUrl"], MaxNumberOfMessages=10)) == ["poison"]
