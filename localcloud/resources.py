@@ -24,10 +24,26 @@ _NAME_PROPERTY = {
     "AWS::IAM::Role": "RoleName",
 }
 PROVISIONED_TYPES = ("AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Kinesis::Stream", "AWS::S3::Bucket")
+# (type, Ref or GetAtt attribute) -> value; any other Ref/Name/QueueName is the physical name
+_ATTRIBUTES = {
+    ("AWS::SQS::Queue", "Ref"): "{endpoint}/{account}/{name}",
+    ("AWS::SQS::Queue", "QueueUrl"): "{endpoint}/{account}/{name}",
+    ("AWS::SQS::Queue", "Arn"): "arn:aws:sqs:{region}:{account}:{name}",
+    ("AWS::DynamoDB::Table", "Arn"): "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    ("AWS::DynamoDB::Table", "StreamArn"): "arn:aws:dynamodb:{region}:{account}:table/{name}/stream/local",
+    ("AWS::Kinesis::Stream", "Arn"): "arn:aws:kinesis:{region}:{account}:stream/{name}",
+    ("AWS::Lambda::Function", "Arn"): "arn:aws:lambda:{region}:{account}:function:{name}",
+    ("AWS::Lambda::LayerVersion", "Ref"): "arn:aws:lambda:{region}:{account}:layer:{name}:1",
+    ("AWS::IAM::Role", "Arn"): "arn:aws:iam::{account}:role/{name}",
+    ("AWS::S3::Bucket", "Arn"): "arn:aws:s3:::{name}",
+    ("AWS::ApiGateway::RestApi", "Ref"): "local",
+    ("AWS::ApiGateway::RestApi", "RootResourceId"): "root",
+}
 
 
 def client(service: str, endpoint: str) -> Any:
-    return boto3.client(
+    make: Any = boto3.client  # the stubs only type literal service names
+    return make(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
@@ -74,41 +90,19 @@ class LocalResources:
         resource = self.template.resources.get(logical_id)
         if resource is None:
             raise TemplateError(f"unknown resource {logical_id}")
-        resource_type = resource["Type"]
         name = self.names[logical_id]
-        arn_prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT_ID}:"
-        match resource_type, attribute:
-            case "AWS::SQS::Queue", "Ref" | "QueueUrl":
-                return f"{self.endpoint}/{ACCOUNT_ID}/{name}"
-            case "AWS::SQS::Queue", "Arn":
-                return arn_prefix.format("sqs") + name
-            case "AWS::DynamoDB::Table", "Arn":
-                return arn_prefix.format("dynamodb") + f"table/{name}"
-            case "AWS::DynamoDB::Table", "StreamArn":
-                return arn_prefix.format("dynamodb") + f"table/{name}/stream/local"
-            case "AWS::Kinesis::Stream", "Arn":
-                return arn_prefix.format("kinesis") + f"stream/{name}"
-            case "AWS::Lambda::Function", "Arn":
-                return arn_prefix.format("lambda") + f"function:{name}"
-            case "AWS::Lambda::LayerVersion", "Ref":
-                return arn_prefix.format("lambda") + f"layer:{name}:1"
-            case "AWS::IAM::Role", "Arn":
-                return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-            case "AWS::S3::Bucket", "Arn":
-                return f"arn:aws:s3:::{name}"
-            case "AWS::ApiGateway::RestApi", "Ref":
-                return "local"
-            case "AWS::ApiGateway::RestApi", "RootResourceId":
-                return "root"
-            case _, "Ref" | "Name" | "QueueName":
-                return name
+        shape = _ATTRIBUTES.get((resource["Type"], attribute))
+        if shape is not None:
+            return shape.format(endpoint=self.endpoint, region=REGION, account=ACCOUNT_ID, name=name)
+        if attribute in ("Ref", "Name", "QueueName"):
+            return name
         raise TemplateError(f"GetAtt {logical_id}.{attribute} is not supported by the local cloud")
 
     def by_arn(self) -> dict[str, str]:
         """ARN → logical id, for event sources and destinations."""
         arns: dict[str, str] = {}
         for logical_id, resource in self.template.resources.items():
-            if resource["Type"] in PROVISIONED_TYPES + ("AWS::Lambda::Function",):
+            if resource["Type"] in (*PROVISIONED_TYPES, "AWS::Lambda::Function"):
                 try:
                     arns[str(self.attribute(logical_id, "Arn"))] = logical_id
                 except TemplateError:
@@ -126,18 +120,18 @@ class LocalResources:
             creator = getattr(self, "_create_" + self.template.resources[logical_id]["Type"].split("::")[1])
             creator(logical_id, self.properties(logical_id))
 
-    def _create_SQS(self, logical_id: str, props: dict[str, Any]) -> None:  # noqa: N802
+    def _create_SQS(self, logical_id: str, props: dict[str, Any]) -> None:
         attributes: dict[str, str] = {}
         for key, value in props.items():
             if key in ("QueueName", "Tags"):
                 continue
-            if key == "RedrivePolicy" or key == "RedriveAllowPolicy":
+            if key in {"RedrivePolicy", "RedriveAllowPolicy"}:
                 attributes[key] = json.dumps(value)
             else:
                 attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
         client("sqs", self.endpoint).create_queue(QueueName=self.names[logical_id], Attributes=attributes)
 
-    def _create_DynamoDB(self, logical_id: str, props: dict[str, Any]) -> None:  # noqa: N802
+    def _create_DynamoDB(self, logical_id: str, props: dict[str, Any]) -> None:
         ddb = client("dynamodb", self.endpoint)
         args = {
             k: v
@@ -163,15 +157,17 @@ class LocalResources:
         if ttl and ttl.get("Enabled"):
             ddb.update_time_to_live(TableName=self.names[logical_id], TimeToLiveSpecification=ttl)
 
-    def _create_Kinesis(self, logical_id: str, props: dict[str, Any]) -> None:  # noqa: N802
+    def _create_Kinesis(self, logical_id: str, props: dict[str, Any]) -> None:
         kinesis = client("kinesis", self.endpoint)
         try:
-            kinesis.create_stream(StreamName=self.names[logical_id], ShardCount=int(props.get("ShardCount", 1)))
+            kinesis.create_stream(
+                StreamName=self.names[logical_id], ShardCount=int(props.get("ShardCount", 1))
+            )
         except kinesis.exceptions.ResourceInUseException:
             return
         kinesis.get_waiter("stream_exists").wait(
             StreamName=self.names[logical_id], WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
         )
 
-    def _create_S3(self, logical_id: str, props: dict[str, Any]) -> None:  # noqa: N802
+    def _create_S3(self, logical_id: str, props: dict[str, Any]) -> None:
         client("s3", self.endpoint).create_bucket(Bucket=self.names[logical_id])

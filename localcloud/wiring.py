@@ -100,7 +100,9 @@ class Wiring:
         for spec in self.functions.values():
             if name in (spec.logical_id, spec.name):
                 return spec
-        raise TemplateError(f"no function {name!r} in the template; known: {', '.join(sorted(self.functions))}")
+        raise TemplateError(
+            f"no function {name!r} in the template; known: {', '.join(sorted(self.functions))}"
+        )
 
 
 def _functions(res: LocalResources) -> dict[str, FunctionSpec]:
@@ -156,14 +158,20 @@ def _authorizers(body: dict[str, Any], arns: dict[str, str]) -> dict[str, Author
         result[name] = AuthorizerSpec(
             name=name,
             function=_function_from_uri(authorizer["authorizerUri"], arns),
-            identity_headers=tuple(s.split(".")[-1] for s in sources if s.startswith("method.request.header.")),
-            identity_query=tuple(s.split(".")[-1] for s in sources if s.startswith("method.request.querystring.")),
+            identity_headers=tuple(
+                s.split(".")[-1] for s in sources if s.startswith("method.request.header.")
+            ),
+            identity_query=tuple(
+                s.split(".")[-1] for s in sources if s.startswith("method.request.querystring.")
+            ),
             ttl_seconds=int(authorizer.get("authorizerResultTtlInSeconds", 300)),
         )
     return result
 
 
-def _routes(body: dict[str, Any], arns: dict[str, str], authorizers: dict[str, AuthorizerSpec]) -> list[Route]:
+def _routes(
+    body: dict[str, Any], arns: dict[str, str], authorizers: dict[str, AuthorizerSpec]
+) -> list[Route]:
     default_security = body.get("security", [])
     routes: list[Route] = []
     for path, methods in body.get("paths", {}).items():
@@ -183,9 +191,11 @@ def _routes(body: dict[str, Any], arns: dict[str, str], authorizers: dict[str, A
                     for k, v in params.items()
                     if k.startswith("method.response.header.")
                 }
-                routes.append(Route(http_method, path, None, None, headers))
+                routes.append(Route(http_method, path, None, authorizer, headers))
             else:
-                raise TemplateError(f"{method.upper()} {path}: integration {integration.get('type')} not served")
+                raise TemplateError(
+                    f"{method.upper()} {path}: integration {integration.get('type')} not served"
+                )
     return routes
 
 
@@ -210,7 +220,9 @@ def _gateway_responses(body: dict[str, Any]) -> dict[str, GatewayResponse]:
 def _apis(res: LocalResources) -> list[RestApi]:
     arns = res.by_arn()
     stages = {
-        str(r["Properties"]["RestApiId"].get("Ref")): str(r["Properties"].get("StageName", ""))
+        str(r["Properties"]["RestApiId"].get("Ref")): str(
+            res.resolver.resolve(r["Properties"].get("StageName", ""))
+        )
         for r in res.template.of_type("AWS::ApiGateway::Stage").values()
     }
     apis = []
@@ -242,7 +254,9 @@ def _event_sources(res: LocalResources, functions: dict[str, FunctionSpec]) -> l
         props = res.properties(logical_id)
         source = arns.get(str(props["EventSourceArn"]))
         if source is None:
-            raise TemplateError(f"{logical_id}: event source {props['EventSourceArn']} is not in the template")
+            raise TemplateError(
+                f"{logical_id}: event source {props['EventSourceArn']} is not in the template"
+            )
         source_type = res.template.resources[source]["Type"]
         kind = {"AWS::SQS::Queue": "sqs", "AWS::Kinesis::Stream": "kinesis"}.get(source_type)
         if kind is None:
@@ -269,4 +283,6 @@ def _event_sources(res: LocalResources, functions: dict[str, FunctionSpec]) -> l
 
 def wire(res: LocalResources) -> Wiring:
     functions = _functions(res)
-    return Wiring(functions=functions, apis=tuple(_apis(res)), event_sources=tuple(_event_sources(res, functions)))
+    return Wiring(
+        functions=functions, apis=tuple(_apis(res)), event_sources=tuple(_event_sources(res, functions))
+    )
