@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import threading
 import time
@@ -23,10 +24,11 @@ _SPAWN = multiprocessing.get_context("spawn")
 _INIT_TIMEOUT_SECONDS = 60.0
 
 
-def _rss_mb(pid: int) -> float:
+def _memory_mb(pid: int | None, field: str = "VmRSS") -> float:
+    """Resident (VmRSS) or peak resident (VmHWM) memory of a process, in MB; 0 if unknown."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -60,6 +62,8 @@ class FunctionPool:
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "TZ": ":UTC",
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "_HANDLER": spec.handler,
         }
@@ -114,37 +118,75 @@ class FunctionPool:
             w.kill()
 
     def invoke(self, event: Any, *, request_id: str | None = None) -> Any:
-        """Invoke the handler; raises InvocationError for an error, a timeout or a crash."""
+        """Invoke the handler; raises InvocationError for an error, a timeout or a crash.
+
+        Logs Lambda's START / END / REPORT lines (RequestId, duration, memory) at INFO."""
         request_id = request_id or str(uuid.uuid4())
         w = self._acquire()
-        started = time.monotonic()
+        init_ms: float | None = None
+        started: float | None = None
+        peak_mb = 0.0
+        outcome = ""
         try:
             if w is None:
+                init_started = time.monotonic()
                 w = self._start_worker()
+                init_ms = (time.monotonic() - init_started) * 1000
             self.invocations += 1
+            log.info("[%s] START RequestId: %s Version: $LATEST", self.spec.logical_id, request_id)
+            started = time.monotonic()
             w.conn.send((request_id, json.dumps(event), float(self.spec.timeout)))
             if not w.conn.poll(self.spec.timeout):
+                peak_mb, outcome = _memory_mb(w.process.pid, "VmHWM"), "\tStatus: timeout"
                 w.kill()
                 w = None
-                raise InvocationError("Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds")
+                raise InvocationError(
+                    "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
+                )
             try:
                 status, payload = w.conn.recv()
             except (EOFError, OSError) as exc:
+                outcome = "\tStatus: error\tError Type: Runtime.ExitError"
                 w.kill()
                 w = None
-                raise InvocationError("Runtime.ExitError", "the worker process exited during the invocation") from exc
-            rss = _rss_mb(w.process.pid or 0)
+                raise InvocationError(
+                    "Runtime.ExitError", "the worker process exited during the invocation"
+                ) from exc
+            peak_mb = _memory_mb(w.process.pid, "VmHWM")
+            rss = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:
+                outcome = "\tStatus: error\tError Type: Runtime.OutOfMemory"
                 w.kill()
                 w = None
                 raise InvocationError("Runtime.OutOfMemory", f"used {rss:.0f} MB of {self.spec.memory_mb} MB")
             if status == "error":
-                raise InvocationError(payload["errorType"], payload["errorMessage"], payload.get("stackTrace"))
+                raise InvocationError(
+                    payload["errorType"], payload["errorMessage"], payload.get("stackTrace")
+                )
             return json.loads(payload)
         finally:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            log.debug("%s REPORT RequestId: %s Duration: %.1f ms", self.spec.logical_id, request_id, elapsed_ms)
+            if started is not None:
+                self._report(request_id, (time.monotonic() - started) * 1000, init_ms, peak_mb, outcome)
             self._release(w)
+
+    def _report(
+        self, request_id: str, duration_ms: float, init_ms: float | None, peak_mb: float, outcome: str
+    ) -> None:
+        name = self.spec.logical_id
+        log.info("[%s] END RequestId: %s", name, request_id)
+        init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
+        log.info(
+            "[%s] REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\t"
+            "Max Memory Used: %d MB%s%s",
+            name,
+            request_id,
+            duration_ms,
+            math.ceil(duration_ms),
+            self.spec.memory_mb,
+            math.ceil(peak_mb),
+            init,
+            outcome,
+        )
 
     def recycle(self) -> None:
         """Force the next invocations to cold-start: idle workers die now, busy ones when they finish."""

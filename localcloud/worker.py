@@ -16,11 +16,14 @@ from typing import Any, TextIO
 class LambdaContext:
     """What AWS passes as `context`: the fields powertools and our handlers read."""
 
-    def __init__(self, *, function_name: str, arn: str, memory_mb: int, request_id: str, deadline: float) -> None:
+    def __init__(
+        self, *, function_name: str, arn: str, memory_mb: int, request_id: str, deadline: float
+    ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
-        self.memory_limit_in_mb = memory_mb
+        # The AWS runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: a string, whatever typing says.
+        self.memory_limit_in_mb = str(memory_mb)
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = f"localcloud/{os.getpid()}"
@@ -63,9 +66,16 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+# What a function may see of the host's environment; the rest of it is the function's own, as on AWS.
+_HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
+
+
 def serve(conn: Connection, spec: dict[str, Any]) -> None:
-    """Entry point of the worker process (spawned, so nothing leaks in from the parent)."""
-    os.environ.update(spec["environment"])
+    """Entry point of the worker process (spawned, so no module state leaks in from the parent)."""
+    host = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
+    os.environ.clear()
+    os.environ.update({**host, **spec["environment"]})
+    time.tzset()
     sys.path[:0] = [spec["code_dir"], *spec["layer_paths"]]
     prefix = f"[{spec['logical_id']}] "
     sys.stdout = _Prefixed(sys.__stdout__, prefix)  # type: ignore[arg-type]
