@@ -1,4 +1,4 @@
-"""API Gateway REST (v1) in front of the functions: proxy events, REQUEST authorizers with their cache, CORS."""
+"""API Gateway REST (v1) in front of the functions: proxy events, REQUEST authorizers (cached), CORS."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.datastructures import Headers
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from localcloud.errors import InvocationError
@@ -34,6 +35,27 @@ _DEFAULT_MESSAGES = {
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
 _FALLBACK = {4: "DEFAULT_4XX", 5: "DEFAULT_5XX"}
+_EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
+# API Gateway gives up on an integration after 29 s; a Lambda timeout below that is a function error.
+_INTEGRATION_TIMEOUT_SECONDS = 29
+RAW_HEADERS = "localcloud.raw_headers"
+
+
+class RawHeadersRequestHandler(WSGIRequestHandler):
+    """Keeps the header lines as the client sent them: WSGI joins repeated headers with commas and
+    renames them (HTTP_X_FOO), but multiValueHeaders must list each value under its own name."""
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
+
+
+def _context_value(value: Any) -> str:
+    """REST APIs hand the authorizer context to the integration with every value as a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass
@@ -65,7 +87,9 @@ class _Denied(Exception):
 class ApiGateway:
     """A WSGI app serving one REST API of the template at the root path (as `sam local start-api`)."""
 
-    def __init__(self, api: RestApi, pools: dict[str, FunctionPool], admin: Callable[[Request], Response | None]):
+    def __init__(
+        self, api: RestApi, pools: dict[str, FunctionPool], admin: Callable[[Request], Response | None]
+    ):
         self.api = api
         self.pools = pools
         self.admin = admin
@@ -81,7 +105,9 @@ class ApiGateway:
             response = self.admin(request) or self.handle(request)
         except Exception:
             log.exception("API gateway failure")
-            response = Response(json.dumps({"message": "Internal server error"}), 500, mimetype="application/json")
+            response = Response(
+                json.dumps({"message": "Internal server error"}), 500, mimetype="application/json"
+            )
         return response(environ, start_response)
 
     # --- routing ------------------------------------------------------------------------------------
@@ -98,7 +124,11 @@ class ApiGateway:
                 params = found.groupdict()
                 # API Gateway prefers the most specific resource: fewer variables and no greedy ones.
                 rank = (route.path.count("{"), "+}" in route.path, route.method == "ANY")
-                if best is None or rank < (best[0].path.count("{"), "+}" in best[0].path, best[0].method == "ANY"):
+                if best is None or rank < (
+                    best[0].path.count("{"),
+                    "+}" in best[0].path,
+                    best[0].method == "ANY",
+                ):
                     best = (route, params)
         if best is None:
             return None, {}, path_known
@@ -109,26 +139,34 @@ class ApiGateway:
         route, params, _ = self._match(request.method, request.path)
         if route is None:
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request, request_id)
-        if route.function is None:  # the CORS preflight mock integration SAM generates
-            return Response(b"{}", 200, headers=list(route.mock_headers.items()), mimetype="application/json")
         event = self._proxy_event(request, route, params, request_id)
-        if route.authorizer:
+        if route.authorizer:  # SAM also puts the default authorizer on CORS preflights unless told not to
             try:
                 event["requestContext"]["authorizer"] = self._authorize(route, event)
             except _Denied as denied:
                 return self._gateway_response(denied.kind, request, request_id, denied.message)
+        if route.function is None:  # the CORS preflight mock integration SAM generates
+            return Response(b"{}", 200, headers=list(route.mock_headers.items()), mimetype="application/json")
+        pool = self.pools[route.function]
         try:
-            result = self.pools[route.function].invoke(event, request_id=request_id)
+            # The function gets its own request id, as on AWS; requestContext.requestId is the gateway's.
+            result = pool.invoke(event)
         except InvocationError as exc:
             log.error("%s %s: %s", request.method, request.path, exc)
-            kind = "INTEGRATION_TIMEOUT" if exc.error_type == "Sandbox.Timedout" else "BAD_GATEWAY"
-            return self._gateway_response(kind, request, request_id)
+            timed_out = (
+                exc.error_type == "Sandbox.Timedout" and pool.spec.timeout > _INTEGRATION_TIMEOUT_SECONDS
+            )
+            return self._gateway_response(
+                "INTEGRATION_TIMEOUT" if timed_out else "BAD_GATEWAY", request, request_id
+            )
         return self._proxy_response(result, request, request_id)
 
     # --- events -------------------------------------------------------------------------------------
-    def _proxy_event(self, request: Request, route: Route, params: dict[str, str], request_id: str) -> dict[str, Any]:
+    def _proxy_event(
+        self, request: Request, route: Route, params: dict[str, str], request_id: str
+    ) -> dict[str, Any]:
         multi_headers: dict[str, list[str]] = {}
-        for key, value in request.headers.items():
+        for key, value in request.environ.get(RAW_HEADERS) or request.headers.items():
             multi_headers.setdefault(key, []).append(value)
         multi_query = {k: request.args.getlist(k) for k in request.args}
         raw = request.get_data()
@@ -189,13 +227,17 @@ class ApiGateway:
 
     def _method_arn(self, event: dict[str, Any]) -> str:
         path = event["path"].lstrip("/")
-        return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:local/{self.api.stage}/{event['httpMethod']}/{path}"
+        return (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:local/{self.api.stage}/{event['httpMethod']}/{path}"
+        )
 
     # --- authorizer ---------------------------------------------------------------------------------
     def _identity(self, spec: AuthorizerSpec, event: dict[str, Any]) -> tuple[str, ...] | None:
         headers = {k.lower(): v for k, v in (event["headers"] or {}).items()}
         query = event["queryStringParameters"] or {}
-        values = [headers.get(h.lower()) for h in spec.identity_headers] + [query.get(q) for q in spec.identity_query]
+        values = [headers.get(h.lower()) for h in spec.identity_headers] + [
+            query.get(q) for q in spec.identity_query
+        ]
         if any(not v for v in values):
             return None
         return (spec.name, *[str(v) for v in values])
@@ -215,7 +257,10 @@ class ApiGateway:
             if spec.ttl_seconds > 0:
                 with self._cache_lock:
                     self._cache[identity] = policy
-        if policy.effect_for(method_arn) != "Allow":
+        effect = policy.effect_for(method_arn)
+        if effect == "Deny":
+            raise _Denied("ACCESS_DENIED", _EXPLICIT_DENY)
+        if effect != "Allow":
             raise _Denied("ACCESS_DENIED")
         return {**policy.context, "principalId": policy.principal_id, "integrationLatency": 0}
 
@@ -223,9 +268,21 @@ class ApiGateway:
         auth_event = {
             "type": "REQUEST",
             "methodArn": method_arn,
-            **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                                     "queryStringParameters", "multiValueQueryStringParameters",
-                                     "pathParameters", "stageVariables", "requestContext")},
+            **{
+                k: event[k]
+                for k in (
+                    "resource",
+                    "path",
+                    "httpMethod",
+                    "headers",
+                    "multiValueHeaders",
+                    "queryStringParameters",
+                    "multiValueQueryStringParameters",
+                    "pathParameters",
+                    "stageVariables",
+                    "requestContext",
+                )
+            },
         }
         self.authorizer_invocations += 1
         try:
@@ -240,6 +297,7 @@ class ApiGateway:
             context = {k: v for k, v in (result.get("context") or {}).items() if v is not None}
             if any(isinstance(v, dict | list) for v in context.values()):
                 raise ValueError("authorizer context values must be strings, numbers or booleans")
+            context = {k: _context_value(v) for k, v in context.items()}
             return _Policy(
                 principal_id=str(result["principalId"]),
                 statements=statements if isinstance(statements, list) else [statements],
@@ -263,12 +321,17 @@ class ApiGateway:
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         headers.setdefault("x-amzn-RequestId", request_id)
+        headers.setdefault("Content-Type", "application/json")  # API Gateway's default for proxy responses
         return Response(data, result["statusCode"], headers=headers)
 
-    def _gateway_response(self, kind: str, request: Request, request_id: str, message: str | None = None) -> Response:
+    def _gateway_response(
+        self, kind: str, request: Request, request_id: str, message: str | None = None
+    ) -> Response:
         status, default_message = _DEFAULT_MESSAGES.get(kind, (500, "Internal server error"))
         message = message or default_message
-        custom = self.api.gateway_responses.get(kind) or self.api.gateway_responses.get(_FALLBACK[status // 100])
+        custom = self.api.gateway_responses.get(kind) or self.api.gateway_responses.get(
+            _FALLBACK[status // 100]
+        )
         body = json.dumps({"message": message})
         headers = Headers({"x-amzn-RequestId": request_id, "x-amzn-ErrorType": kind})
         if custom is not None:
@@ -279,7 +342,8 @@ class ApiGateway:
                 value = self._parameter(source, request, request_id)
                 if value is not None:
                     headers[name] = value
-        return Response(body, status, headers=headers, mimetype="application/json")
+        headers.setdefault("Content-Type", "application/json")  # the template's type, unless a header maps one
+        return Response(body, status, headers=headers)
 
     @staticmethod
     def _parameter(source: str, request: Request, request_id: str) -> str | None:
