@@ -1,4 +1,4 @@
-"""Polls SQS queues and Kinesis shards and invokes their functions the way Lambda's event source mappings do."""
+"""Polls SQS queues and Kinesis shards and invokes their functions as Lambda's event source mappings do."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class SqsPoller(_Poller):
     """One Lambda poller of a queue. FIFO order per group comes from SQS: a group with messages in
     flight is not handed out again, so two pollers never hold batches of the same group at once."""
 
-    def __init__(self, source: EventSource, pool: FunctionPool, *, queue_url: str, queue_arn: str, endpoint: str):
+    def __init__(
+        self, source: EventSource, pool: FunctionPool, *, queue_url: str, queue_arn: str, endpoint: str
+    ):
         super().__init__(f"sqs:{source.logical_id}")
         self.source = source
         self.pool = pool
@@ -120,7 +122,9 @@ class SqsPoller(_Poller):
         ids = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
         if not ids <= batch_ids or None in ids:
             # Lambda treats a malformed or unknown identifier as a failure of the whole batch.
-            log.warning("%s: invalid batchItemFailures %r; whole batch retried", self.source.function, failures)
+            log.warning(
+                "%s: invalid batchItemFailures %r; whole batch retried", self.source.function, failures
+            )
             return batch_ids
         return {i for i in ids if i is not None}
 
@@ -189,6 +193,12 @@ class KinesisShardPoller(_Poller):
             args.update(ShardIteratorType="TRIM_HORIZON")
         self.iterator = self.kinesis.get_shard_iterator(**args)["ShardIterator"]
 
+    def start(self) -> None:
+        # LATEST means "what is put after the mapping exists", so the iterator is taken before start()
+        # returns, not whenever the thread first gets to poll.
+        self.start_iterator()
+        super().start()
+
     def poll_once(self) -> int:
         if self.iterator is None:
             self.start_iterator()
@@ -249,7 +259,11 @@ class KinesisShardPoller(_Poller):
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": _iso(time.time()),
             "KinesisBatchInfo": {
@@ -262,8 +276,11 @@ class KinesisShardPoller(_Poller):
                 "streamArn": self.stream_arn,
             },
         }
-        log.warning("%s: %d record(s) exhausted retries; sent to the on-failure destination",
-                    self.source.function, len(batch))
+        log.warning(
+            "%s: %d record(s) exhausted retries; sent to the on-failure destination",
+            self.source.function,
+            len(batch),
+        )
         if self.on_failure_url:
             self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(failure))
             self.sent_to_destination += len(batch)
