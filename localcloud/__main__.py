@@ -1,4 +1,4 @@
-"""Command line of the local cloud: `run`, `invoke` (the `sam local invoke` of machines without Docker), `recycle`."""
+"""Command line of the local cloud: `run`, `invoke` (`sam local invoke` without Docker), `recycle`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import sys
-import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -51,22 +51,26 @@ def _answers(host: str, port: int) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     cloud = LocalCloud(_settings(args))
-    stopped = threading.Event()
+    signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
-        stopped.set()
+        # Only record it: a handler that takes a lock (Event.set) can deadlock with the main thread.
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     cloud.start()
     assert cloud.wiring is not None
-    print(f"TradeStream local cloud is up ({len(cloud.wiring.functions)} functions, "
-          f"{len(cloud.wiring.event_sources)} event sources)")
+    print(
+        f"TradeStream local cloud is up ({len(cloud.wiring.functions)} functions, "
+        f"{len(cloud.wiring.event_sources)} event sources)"
+    )
     print(f"  API:           {cloud.api_url}")
     print(f"  AWS endpoint:  {cloud.endpoint}   (AWS_ENDPOINT_URL={cloud.endpoint})")
     print(f"  try:           curl -s {cloud.api_url}/actuator/health")
     print("Ctrl-C stops everything.", flush=True)
-    stopped.wait()
+    while not signals:
+        time.sleep(0.1)
     print("stopping...", flush=True)
     cloud.stop()
     return 0
@@ -100,10 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCALCLOUD_AWS_PORT", "4566")))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("LOCALCLOUD_API_PORT", "3000")))
     parser.add_argument("--stack-name", default=os.environ.get("LOCALCLOUD_STACK_NAME", "tradestream-local"))
-    parser.add_argument("--parameter-override", dest="parameter_overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="a template parameter value (repeatable)")
-    parser.add_argument("--ssm", action="append", default=[], metavar="NAME=VALUE|@FILE",
-                        help="a SecureString parameter to create before functions start (repeatable)")
+    parser.add_argument(
+        "--parameter-override",
+        dest="parameter_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter value (repeatable)",
+    )
+    parser.add_argument(
+        "--ssm",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE|@FILE",
+        help="a SecureString parameter to create before functions start (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the template until Ctrl-C")

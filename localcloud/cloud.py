@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +22,37 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import template as template_loader
-from localcloud.apigateway import ApiGateway
+from localcloud.apigateway import ApiGateway, RawHeadersRequestHandler
 from localcloud.errors import LocalCloudError, PortInUse
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import REGION
 from localcloud.pollers import KinesisShardPoller, SqsPoller, _Poller
 from localcloud.resources import LocalResources, client
-from localcloud.wiring import Wiring, wire
+from localcloud.wiring import RestApi, Wiring, wire
 
 log = logging.getLogger("localcloud")
 _RECYCLE = re.compile(r"^/_localcloud/functions/(?P<name>[^/]+)/recycle$")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when its parent dies (None elsewhere).
+
+    Resolved before the fork, so the child only calls into libc. Linux delivers the signal when the
+    *thread* that forked the child ends: start the local cloud from a thread that lives as long as it.
+    """
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or name is None:
+        return None
+    prctl = ctypes.CDLL(name, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 @dataclass
@@ -47,7 +72,13 @@ class Settings:
 
 
 def ensure_port_free(host: str, port: int) -> None:
+    """Raise PortInUse if something listens on host:port.
+
+    SO_REUSEADDR as the servers themselves bind: connections of a server that just stopped linger in
+    TIME_WAIT, and they must not make the next start fail.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -63,7 +94,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -128,7 +161,7 @@ class LocalCloud:
             for lid, spec in self.wiring.functions.items()
         }
         if s.start_pollers:
-            self._start_pollers()
+            self.start_pollers()
         if s.start_api:
             self._start_api()
 
@@ -150,10 +183,12 @@ class LocalCloud:
         s = self.settings
         ensure_port_free(s.host, s.aws_port)
         self._moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", s.host, "-p", str(s.aws_port)],
+            # moto's server with the FIFO receive fix our functions rely on (see localcloud/motoserver.py)
+            [sys.executable, "-m", "localcloud.motoserver", "-H", s.host, "-p", str(s.aws_port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only calls prctl, resolved before the fork
         )
         wait_for_port(s.host, s.aws_port, 30, self._moto)
 
@@ -164,8 +199,11 @@ class LocalCloud:
         for name, value in self.settings.ssm_parameters.items():
             ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
-    def _start_pollers(self) -> None:
+    def start_pollers(self) -> None:
+        """Start polling every enabled event source (at start(), unless Settings.start_pollers is False)."""
         assert self.resources is not None and self.wiring is not None
+        if self.pollers:
+            raise LocalCloudError("the event sources are already polled")
         res = self.resources
         for source in self.wiring.event_sources:
             if not source.enabled:
@@ -203,11 +241,17 @@ class LocalCloud:
 
     def _start_api(self) -> None:
         assert self.wiring is not None
-        if len(self.wiring.apis) != 1:
-            raise LocalCloudError(f"the local cloud serves exactly one REST API; the template has {len(self.wiring.apis)}")
-        self.gateway = ApiGateway(self.wiring.apis[0], self.pools, self._admin)
+        if len(self.wiring.apis) > 1:
+            raise LocalCloudError(
+                f"the local cloud serves exactly one REST API; the template has {len(self.wiring.apis)}"
+            )
+        # Without a REST API in the template the port still serves the local cloud's own routes.
+        api = self.wiring.apis[0] if self.wiring.apis else RestApi("", "", (), {}, {}, ())
+        self.gateway = ApiGateway(api, self.pools, self._admin)
         s = self.settings
-        self._api_server = make_server(s.host, s.api_port, self.gateway, threaded=True)
+        self._api_server = make_server(
+            s.host, s.api_port, self.gateway, threaded=True, request_handler=RawHeadersRequestHandler
+        )
         self._api_thread = threading.Thread(target=self._api_server.serve_forever, name="api", daemon=True)
         self._api_thread.start()
 
