@@ -342,7 +342,8 @@ class ApiGateway:
                 value = self._parameter(source, request, request_id)
                 if value is not None:
                     headers[name] = value
-        headers.setdefault("Content-Type", "application/json")  # the template's type, unless a header maps one
+        # the type of the response template, unless a header of the gateway response maps another one
+        headers.setdefault("Content-Type", "application/json")
         return Response(body, status, headers=headers)
 
     @staticmethod
