@@ -16,7 +16,7 @@ from tradestream.matching.enums import (
     TimeInForce,
 )
 from tradestream.matching.events import Event, new_trade, new_update
-from tradestream.matching.levels import BookSide, RestingOrder, RestingOrderState
+from tradestream.matching.levels import BookSide, RestingOrder, RestingOrderState, new_resting
 from tradestream.matching.snapshot import CorruptSnapshot, decode_snapshot, encode_snapshot
 
 # Every level key (a price, or a negated price for bids) is below this, so a market order crosses all.
@@ -72,31 +72,45 @@ class OrderBook:
 
     def place(self, order: NewOrder) -> list[Event]:
         """Match `order` against the book, rest a GTC LIMIT remainder, and return what happened."""
+        price = order.price
+        quantity = order.quantity
+        side = order.side
+        # The bulk of the traffic, a plain GTC LIMIT, is checked and placed right here; every other
+        # kind, and anything malformed, goes the general way (_place_other), which validates in full.
+        if not (
+            order.type is _LIMIT
+            and order.time_in_force is _GTC
+            and order.post_only is False
+            and (side is _BUY or side is _SELL)
+            and type(price) is int
+            and type(quantity) is int
+            and 0 < price <= MAX_UNITS
+            and 0 < quantity <= MAX_UNITS
+            and type(order.self_trade_prevention) is SelfTradePrevention
+        ):
+            return self._place_other(order)
         order_id = order.order_id
-        if not _is_valid(order):
-            return [_reject(order, Reason.INVALID_ORDER)]
         if order_id in self._orders:
             return [_reject(order, Reason.DUPLICATE_ORDER_ID)]
-        price = order.price  # validated: None exactly for MARKET
-        if order.side is _BUY:
-            opposite, own = self._asks, self._bids
-            limit_key = _NO_LIMIT if price is None else price
+        if side is _BUY:
+            opposite, own, limit_key = self._asks, self._bids, price
         else:
-            opposite, own = self._bids, self._asks
-            limit_key = _NO_LIMIT if price is None else -price
+            opposite, own, limit_key = self._bids, self._asks, -price
         heap = opposite.heap
         if heap and heap[0] <= limit_key:
             return self._take(order, opposite, own, limit_key)
-        if order.time_in_force is _FOK:
-            return [_reject(order, Reason.FOK_NOT_FILLABLE)]
-        if price is None or order.time_in_force is not _GTC:
-            return [self._settle_taker(order, own, (order.quantity, 0, 0, None, None))]
-        # Most orders end here: a GTC LIMIT that crosses nothing rests whole, with no matching call.
-        quantity = order.quantity
-        state = RestingOrderState(own, order_id, order.user_id, price, quantity, quantity, 0, 0, None)
-        own.rest(state)
+        # It crosses nothing, so it rests whole: BookSide.rest, inlined.
+        user_id = order.user_id
+        key = -limit_key  # its key on its own side
+        level = own.levels.get(key)
+        if level is None:
+            level = own.open_level(key, price)
+        state = new_resting(level, order_id, user_id, quantity, 0, 0, None)
+        level.queue.append(state)
+        level.qty += quantity
+        level.count += 1
         self._orders[order_id] = state
-        return [new_update(order_id, order.user_id, _NEW, 0, quantity, None, 0, None)]
+        return [new_update(order_id, user_id, _NEW, 0, quantity, None, 0, None)]
 
     def cancel(self, order_id: str) -> list[Event]:
         """Take a resting order off the book: its CANCELED update, or [] if it is not resting."""
@@ -104,7 +118,7 @@ class OrderBook:
         if state is None:
             return []
         remaining = state.remaining
-        state.book_side.cancel(state)
+        state.level.withdraw(state)
         return [
             new_update(
                 order_id,
@@ -156,11 +170,9 @@ class OrderBook:
             for order_id, user_id, price, quantity, filled, notional, last_price in rows:
                 if order_id in book._orders:
                     raise CorruptSnapshot(f"order {order_id!r} appears twice")
-                state = RestingOrderState(
-                    side, order_id, user_id, price, quantity, quantity - filled, filled, notional, last_price
+                book._orders[order_id] = side.rest(
+                    order_id, user_id, price, quantity - filled, filled, notional, last_price
                 )
-                side.rest(state)
-                book._orders[order_id] = state
         return book
 
     def __eq__(self, other: object) -> bool:
@@ -175,6 +187,26 @@ class OrderBook:
         return f"OrderBook(orders={len(self._orders)}, best_bid={bids[:1]}, best_ask={asks[:1]})"
 
     # -- matching internals --------------------------------------------------------------------
+
+    def _place_other(self, order: NewOrder) -> list[Event]:
+        """IOC, FOK, MARKET, postOnly and malformed orders."""
+        if not _is_valid(order):
+            return [_reject(order, Reason.INVALID_ORDER)]
+        if order.order_id in self._orders:
+            return [_reject(order, Reason.DUPLICATE_ORDER_ID)]
+        price = order.price  # validated: None exactly for MARKET
+        if order.side is _BUY:
+            opposite, own = self._asks, self._bids
+            limit_key = _NO_LIMIT if price is None else price
+        else:
+            opposite, own = self._bids, self._asks
+            limit_key = _NO_LIMIT if price is None else -price
+        heap = opposite.heap
+        if heap and heap[0] <= limit_key:
+            return self._take(order, opposite, own, limit_key)
+        if order.time_in_force is _FOK:
+            return [_reject(order, Reason.FOK_NOT_FILLABLE)]
+        return [self._settle_taker(order, own, (order.quantity, 0, 0, None, None))]
 
     def _take(self, order: NewOrder, opposite: BookSide, own: BookSide, limit_key: int) -> list[Event]:
         """Place an order that crosses the best opposite level."""
@@ -262,8 +294,7 @@ class OrderBook:
             return _CANCELED
         if mode is SelfTradePrevention.EXPIRE_TAKER:
             return _EXPIRED
-        key = maker.price * opposite.sign
-        level = opposite.levels[key]
+        level = maker.level
         level.queue.popleft()
         del self._orders[maker.order_id]
         level.qty -= maker.remaining
@@ -282,7 +313,7 @@ class OrderBook:
         )
         maker.remaining = 0
         if not level.count:
-            opposite.drop_level(key)
+            opposite.drop_level(level.key)
         return _EXPIRED if mode is SelfTradePrevention.EXPIRE_BOTH else None
 
     def _fillable(self, order: NewOrder, opposite: BookSide, limit_key: int) -> bool:
@@ -315,19 +346,9 @@ class OrderBook:
         elif not remaining:
             status = _FILLED
         elif order.time_in_force is _GTC and order.price is not None:  # GTC LIMIT; MARKET GTC acts as IOC
-            state = RestingOrderState(
-                own,
-                order.order_id,
-                order.user_id,
-                order.price,
-                order.quantity,
-                remaining,
-                filled,
-                notional,
-                last,
+            self._orders[order.order_id] = own.rest(
+                order.order_id, order.user_id, order.price, remaining, filled, notional, last
             )
-            own.rest(state)
-            self._orders[order.order_id] = state
             status = _PARTIAL if filled else _NEW
         else:
             status = _EXPIRED
@@ -379,9 +400,9 @@ def _view(state: RestingOrderState) -> RestingOrder:
     return RestingOrder(
         order_id=state.order_id,
         user_id=state.user_id,
-        side=state.book_side.side,
-        price=state.price,
-        quantity=state.quantity,
+        side=state.level.book_side.side,
+        price=state.level.price,
+        quantity=state.filled + state.remaining,
         filled_quantity=state.filled,
         remaining_quantity=state.remaining,
         filled_notional=state.notional,
@@ -393,8 +414,8 @@ def _row(state: RestingOrderState) -> tuple[str, str, int, int, int, int, int | 
     return (
         state.order_id,
         state.user_id,
-        state.price,
-        state.quantity,
+        state.level.price,
+        state.filled + state.remaining,
         state.filled,
         state.notional,
         state.last_price,

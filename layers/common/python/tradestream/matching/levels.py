@@ -11,45 +11,45 @@ from tradestream.matching.enums import Side
 
 # A level keeps canceled orders in its deque until they reach the head (cancel stays O(1));
 # once it holds more dead entries than live ones, and at least this many, it is compacted.
-_COMPACT_AT = 32
+COMPACT_AT = 32
 
 
 class RestingOrderState:
-    """A live order on the book; fills and cancels mutate it in place. `remaining == 0` marks it dead."""
+    """A live order on the book; fills and cancels mutate it in place. `remaining == 0` marks it dead.
 
-    __slots__ = (
-        "book_side",
-        "filled",
-        "last_price",
-        "notional",
-        "order_id",
-        "price",
-        "quantity",
-        "remaining",
-        "user_id",
-    )
+    Its price and side are its level's; its quantity is filled + remaining.
+    """
 
-    def __init__(  # noqa: PLR0917  (positional on purpose: built once per resting order)
-        self,
-        book_side: BookSide,
-        order_id: str,
-        user_id: str,
-        price: int,
-        quantity: int,
-        remaining: int,
-        filled: int,
-        notional: int,
-        last_price: int | None,
-    ) -> None:
-        self.book_side = book_side
-        self.order_id = order_id
-        self.user_id = user_id
-        self.price = price
-        self.quantity = quantity
-        self.remaining = remaining
-        self.filled = filled
-        self.notional = notional
-        self.last_price = last_price
+    __slots__ = ("filled", "last_price", "level", "notional", "order_id", "remaining", "user_id")
+
+    level: Level
+    order_id: str
+    user_id: str
+    remaining: int
+    filled: int
+    notional: int
+    last_price: int | None
+
+
+def new_resting(  # noqa: PLR0917  (positional on purpose: built once per resting order)
+    level: Level,
+    order_id: str,
+    user_id: str,
+    remaining: int,
+    filled: int,
+    notional: int,
+    last_price: int | None,
+) -> RestingOrderState:
+    """Builds a RestingOrderState with plain slot stores: cheaper than passing them through __init__."""
+    state = RestingOrderState()
+    state.level = level
+    state.order_id = order_id
+    state.user_id = user_id
+    state.remaining = remaining
+    state.filled = filled
+    state.notional = notional
+    state.last_price = last_price
+    return state
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,9 +70,11 @@ class RestingOrder:
 class Level:
     """Every live order at one price, oldest first, with the totals depth() reports."""
 
-    __slots__ = ("count", "dead", "price", "qty", "queue")
+    __slots__ = ("book_side", "count", "dead", "key", "price", "qty", "queue")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, book_side: BookSide, key: int, price: int) -> None:
+        self.book_side = book_side
+        self.key = key
         self.price = price
         self.queue: deque[RestingOrderState] = deque()
         self.qty = 0
@@ -81,6 +83,19 @@ class Level:
 
     def live(self) -> Iterator[RestingOrderState]:
         return (order for order in self.queue if order.remaining)
+
+    def withdraw(self, order: RestingOrderState) -> None:
+        """Take a live order off this level; its deque entry dies in place (O(1), amortised)."""
+        self.count -= 1
+        if not self.count:
+            self.book_side.drop_level(self.key)
+        else:
+            self.qty -= order.remaining
+            self.dead += 1
+            if self.dead >= COMPACT_AT and self.dead > self.count:
+                self.queue = deque(self.live())
+                self.dead = 0
+        order.remaining = 0
 
 
 class BookSide:
@@ -99,15 +114,31 @@ class BookSide:
         self.levels: dict[int, Level] = {}
         self.heap: list[int] = []
 
-    def rest(self, order: RestingOrderState) -> None:
-        key = order.price * self.sign
+    def open_level(self, key: int, price: int) -> Level:
+        level = self.levels[key] = Level(self, key, price)
+        heappush(self.heap, key)
+        return level
+
+    def rest(  # noqa: PLR0917  (the same fields as new_resting)
+        self,
+        order_id: str,
+        user_id: str,
+        price: int,
+        remaining: int,
+        filled: int,
+        notional: int,
+        last: int | None,
+    ) -> RestingOrderState:
+        """Append an order at the back of its price level (OrderBook.place inlines this for speed)."""
+        key = price * self.sign
         level = self.levels.get(key)
         if level is None:
-            level = self.levels[key] = Level(order.price)
-            heappush(self.heap, key)
-        level.queue.append(order)
-        level.qty += order.remaining
+            level = self.open_level(key, price)
+        state = new_resting(level, order_id, user_id, remaining, filled, notional, last)
+        level.queue.append(state)
+        level.qty += remaining
         level.count += 1
+        return state
 
     def drop_level(self, key: int) -> None:
         levels = self.levels
@@ -118,21 +149,6 @@ class BookSide:
         if len(heap) > 2 * len(levels) + 64:
             heap[:] = levels
             heapify(heap)
-
-    def cancel(self, order: RestingOrderState) -> None:
-        """Take a live order off its level; its deque entry dies in place."""
-        key = order.price * self.sign
-        level = self.levels[key]
-        level.count -= 1
-        if level.count == 0:
-            self.drop_level(key)
-        else:
-            level.qty -= order.remaining
-            level.dead += 1
-            if level.dead >= _COMPACT_AT and level.dead > level.count:
-                level.queue = deque(level.live())
-                level.dead = 0
-        order.remaining = 0
 
     def best_first(self) -> list[Level]:
         """Every level, best price first (O(L log L): for depth, snapshots and equality, not matching)."""
