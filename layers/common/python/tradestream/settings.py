@@ -63,3 +63,30 @@ class ProjectionSettings(EnvSettings):
 
 class OrderStatusSettings(ProjectionSettings):
     orders_table: str = Field(alias="ORDERS_TABLE")
+
+
+class JournalSettings(ProjectionSettings):
+    transactions_table: str = Field(alias="TRANSACTIONS_TABLE")
+    transaction_counts_table: str = Field(alias="TRANSACTION_COUNTS_TABLE")
+
+
+class PortfolioSettings(ProjectionSettings):
+    positions_table: str = Field(alias="POSITIONS_TABLE")
+    last_prices_table: str = Field(alias="LAST_PRICES_TABLE")
+
+
+class MarketDataSettings(ProjectionSettings):
+    candles_table: str = Field(alias="CANDLES_TABLE")
+    trades_table: str = Field(alias="TRADES_TABLE")
+    tickers_table: str = Field(alias="TICKERS_TABLE")
+    trades_retention_days: int = Field(alias="TRADES_RETENTION_DAYS", default=30, gt=0)
+
+
+class QueryApiSettings(EnvSettings):
+    transactions_table: str = Field(alias="TRANSACTIONS_TABLE")
+    transaction_counts_table: str = Field(alias="TRANSACTION_COUNTS_TABLE")
+    positions_table: str = Field(alias="POSITIONS_TABLE")
+    last_prices_table: str = Field(alias="LAST_PRICES_TABLE")
+    candles_table: str = Field(alias="CANDLES_TABLE")
+    trades_table: str = Field(alias="TRADES_TABLE")
+    tickers_table: str = Field(alias="TICKERS_TABLE")
