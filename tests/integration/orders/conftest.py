@@ -31,7 +31,9 @@ def exchange(aws_env: LocalResources, monkeypatch: pytest.MonkeyPatch) -> Iterat
         for key, value in function_environment(aws_env, logical_id).items():
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-    yield Exchange(aws_env)
+    exchange = Exchange(aws_env)
+    yield exchange
+    exchange.close()
 
 
 @pytest.fixture

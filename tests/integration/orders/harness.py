@@ -10,12 +10,15 @@ test, so tests share the session's moto server without seeing each other's books
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import functools
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from localcloud.resources import LocalResources, client
 from tests.support import ROOT, load_function
@@ -174,7 +177,16 @@ class Exchange:
         self._iterator: str = self.kinesis.get_shard_iterator(
             StreamName=self.stream, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
         )["ShardIterator"]
+        self._received: list[str] = []
         self.drain(self.dlq_url)
+
+    def close(self) -> None:
+        """Leave the shared lane empty: delete what this test received (in flight, or it would come
+        back after the visibility timeout into a later test) and what it sent but never received."""
+        for handle in self._received:
+            with contextlib.suppress(ClientError):  # deleted already, or received again since
+                self.sqs.delete_message(QueueUrl=self.lane_url, ReceiptHandle=handle)
+        self.drain(self.lane_url)
 
     # --- the API ---------------------------------------------------------------------------------------
     def call(
@@ -233,6 +245,8 @@ class Exchange:
             if not received:
                 return messages
             messages.extend(received)
+            if (url or self.lane_url) == self.lane_url:
+                self._received.extend(m["ReceiptHandle"] for m in received)
 
     def drain(self, url: str) -> None:
         for message in self.receive(url):
