@@ -477,8 +477,8 @@ def test_an_invalid_client_request_id_is_replaced(client_: Client) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="template.yaml's GatewayResponses set no Content-Type header (so application/json), and the "
-    "local cloud's _gateway_response forces application/json over a mapped one",
+    reason="template.yaml's GatewayResponses map no Content-Type header, so denials are application/json; "
+    "add Content-Type: \"'application/problem+json'\" to each and drop this marker",
 )
 def test_an_authorizer_denial_is_served_as_problem_json(client_: Client) -> None:
     reply = client_.get("/api/me", **{"X-Request-Id": "deny-ct"})
