@@ -259,7 +259,8 @@ class Liquibook(Adapter):
     distribution = "liquibook"
     notes = (
         "compiled (C++ via SWIG) reference; IOC and MARKET (price 0) go to add(order, "
-        "oc_immediate_or_cancel); a Python order listener gets every callback, as any caller needing fills",
+        "oc_immediate_or_cancel); a Python order listener gets every callback and applies each fill to "
+        "both orders, as liquibook's example listener does",
     )
 
     def __init__(self) -> None:
@@ -275,6 +276,9 @@ class Liquibook(Adapter):
                 pass
 
             def on_fill(self, order: Any, matched: Any, quantity: int, cost: int) -> None:
+                # as liquibook's own example listener does: the orders' open quantities live in Python
+                order.fill(quantity, cost, 0)
+                matched.fill(quantity, cost, 0)
                 fills.append((quantity, cost))
 
             def on_cancel(self, order: Any) -> None:
@@ -314,12 +318,19 @@ class Liquibook(Adapter):
         return calls
 
     def top(self, levels: int) -> Top:
-        depth = self.book.depth()
+        # Built from the order trackers, not liquibook's depth view: that one keeps the quantity of an
+        # IOC that joined an existing level without matching (seen on this stream, command 228).
+        def side(trackers: Any, best_first: bool) -> Levels:
+            quantity: dict[int, int] = {}
+            count: dict[int, int] = {}
+            for price_key, tracker in trackers.items():
+                price = price_key.price()
+                quantity[price] = quantity.get(price, 0) + tracker.open_qty()
+                count[price] = count.get(price, 0) + 1
+            prices = sorted(quantity, reverse=best_first)[:levels]
+            return [(price, quantity[price], count[price]) for price in prices]
 
-        def side(rows: Any) -> Levels:
-            return [(r.price(), r.aggregate_qty(), r.order_count()) for r in rows if r.order_count()][:levels]
-
-        return side(depth.get_bid_levels()), side(depth.get_ask_levels())
+        return side(self.book.bids(), True), side(self.book.asks(), False)
 
 
 ADAPTERS: dict[str, Callable[[], Adapter]] = {

@@ -16,10 +16,13 @@ import hashlib
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,7 @@ NEEDS_312 = {"matching-engine"}
 def measure(calls: list[adapters.Call], budget_s: float) -> dict[str, Any]:
     """perf_counter_ns around every command; stops early (and says so) past the time budget."""
     clock = time.perf_counter_ns
-    latencies: list[int] = []
+    latencies = array("q")  # not a container the collector has to walk
     record = latencies.append
     checkpoints: list[int] = []
     start = clock()
@@ -79,12 +82,15 @@ def measure(calls: list[adapters.Call], budget_s: float) -> dict[str, Any]:
     }
 
 
-def child(engine: str, stream_path: Path, budget_s: float) -> None:
+def child(engine: str, stream_path: Path, budget_s: float, limit: int | None, setup_only: bool) -> None:
     adapters.quiet_logging()
-    commands = stream.load(stream_path)
+    commands = stream.load(stream_path)[:limit]
     adapter = adapters.ADAPTERS[engine]()
     calls = adapter.prepare(commands)
     del commands
+    if setup_only:  # the baseline of an instruction count: everything but the commands themselves
+        adapter.close()
+        return
     # Everything built so far lives for the whole run; keep the collector from rescanning it.
     gc.collect()
     gc.freeze()
@@ -172,6 +178,23 @@ def run_child(python: str, engine: str, path: Path, budget_s: float) -> dict[str
     return result
 
 
+def count_instructions(python: str, engine: str, path: Path, commands: int) -> float | None:
+    """Instructions per command: a cachegrind run of the whole child minus one that only sets up."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    totals = []
+    for extra in (["--setup-only"], []):
+        argv = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", python]
+        argv += [str(Path(__file__)), "--child", engine, "--stream", str(path), "--limit", str(commands)]
+        done = subprocess.run(argv + extra, capture_output=True, text=True, check=False)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            return None
+        totals.append(int(found.group(1).replace(",", "")))
+    return (totals[1] - totals[0]) / commands
+
+
 def ratio_to_ours(ours: dict[str, Any], peer: dict[str, Any]) -> float:
     """How many times faster ours is, over the commands both finished (a truncated peer did fewer)."""
     if peer["commands"] == ours["commands"]:
@@ -238,6 +261,18 @@ def report(summary: dict[str, Any], args: argparse.Namespace) -> str:
             lines.append(f"- {name}: {note}")
     for name, why in summary["skipped"].items():
         lines.append(f"- {name}: skipped, {why}")
+    counted = {name: e["instructions"] for name, e in summary["engines"].items() if e.get("instructions")}
+    if "tradestream" in counted:
+        lines += [
+            "",
+            f"CPU instructions per command over the first {args.instructions:,} commands (cachegrind):",
+            "",
+            "| engine | instructions/command | ours uses N x fewer |",
+            "|---|---:|---:|",
+        ]
+        for name, count in counted.items():
+            fewer = "—" if name == "tradestream" else f"{count / counted['tradestream']:.2f}"
+            lines.append(f"| {name} | {count:,.0f} | {fewer} |")
     ours = summary["engines"]["tradestream"]
     pure = {name: e for name, e in summary["engines"].items() if name in adapters.PURE_PYTHON}
     lines.append("")
@@ -290,6 +325,12 @@ def parent(args: argparse.Namespace) -> None:
             print(f"round {number}: {name}: {shown}", flush=True)
         rounds.append(results)
     summary = summarise(rounds, skipped)
+    if args.instructions:
+        for name, python in pythons.items():
+            if name in summary["engines"]:
+                count = count_instructions(python, name, path, args.instructions)
+                summary["engines"][name]["instructions"] = count
+                print(f"instructions: {name}: {count if count is None else round(count):,}", flush=True)
     text = report(summary, args)
     print()
     print(text)
@@ -313,11 +354,20 @@ def main() -> None:
     parser.add_argument("--no-setup", action="store_true", help="use the running interpreter, build no venv")
     parser.add_argument("--python311", help="interpreter for bench/.venv")
     parser.add_argument("--python312", help="interpreter for bench/.venv312 (matching-engine needs >= 3.12)")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="also count CPU instructions per command over the first N commands under valgrind (cachegrind): "
+        "deterministic, so it still ranks engines when other work shares the machine",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stream", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.stream, args.budget)
+        child(args.child, args.stream, args.budget, args.limit, args.setup_only)
     else:
         parent(args)
 
