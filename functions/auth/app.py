@@ -75,14 +75,18 @@ def _service(keyring: KeyRing) -> IdentityService:
     )
 
 
-def _tokens(result: LoginResult) -> dict[str, Any]:
-    return {
+def _tokens(result: LoginResult) -> Response[dict[str, Any]]:
+    body = {
         "access_token": result.tokens.access_token,
         "refresh_token": result.tokens.refresh_token,
         "token_type": "Bearer",
         "expires_in": result.tokens.expires_in,
         "user_id": result.user_id,
     }
+    # RFC 6749 §5.1: responses carrying tokens must not be stored by any cache.
+    return Response(
+        200, "application/json", body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
 
 
 @app.post("/api/users/register")
@@ -92,13 +96,13 @@ def register(body: Credentials) -> Response[dict[str, str]]:
 
 
 @app.post("/api/auth/login")
-def login(body: Credentials) -> dict[str, Any]:
+def login(body: Credentials) -> Response[dict[str, Any]]:
     source_ip = app.current_event.request_context.identity.source_ip
     return _tokens(service().login(body.username, body.password, source_ip=source_ip))
 
 
 @app.post("/api/auth/refresh")
-def refresh(body: RefreshRequest) -> dict[str, Any]:
+def refresh(body: RefreshRequest) -> Response[dict[str, Any]]:
     return _tokens(service().refresh(body.refresh_token))
 
 

@@ -174,6 +174,7 @@ def test_login_answers_200_with_a_bearer_pair(
 
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["cache-control"] == "no-store"  # RFC 6749: token responses are never cached
     body = reply.json()
     assert set(body) == LOGIN_KEYS
     assert (body["token_type"], body["expires_in"], body["user_id"]) == ("Bearer", 900, user_id)
