@@ -16,7 +16,7 @@ from tradestream.matching.enums import (
     TimeInForce,
 )
 from tradestream.matching.events import Event, new_trade, new_update
-from tradestream.matching.levels import BookSide, RestingOrder, RestingOrderState, new_resting
+from tradestream.matching.levels import COMPACT_AT, BookSide, RestingOrder, RestingOrderState, new_resting
 from tradestream.matching.snapshot import CorruptSnapshot, decode_snapshot, encode_snapshot
 
 # Every level key (a price, or a negated price for bids) is below this, so a market order crosses all.
@@ -118,7 +118,15 @@ class OrderBook:
         if state is None:
             return []
         remaining = state.remaining
-        state.level.withdraw(state)
+        level = state.level
+        level.count -= 1
+        if level.count and level.dead < COMPACT_AT:  # Level.withdraw's common case, inlined
+            level.qty -= remaining
+            level.dead += 1
+            state.remaining = 0
+        else:
+            level.count += 1
+            level.withdraw(state)
         return [
             new_update(
                 order_id,
@@ -232,7 +240,7 @@ class OrderBook:
             order.quantity,
         )
         check_stp = order.self_trade_prevention is not _STP_NONE
-        filled = notional = 0
+        notional = 0
         last: int | None = None
         while remaining and heap and heap[0] <= limit_key:
             level = levels[heap[0]]
@@ -248,13 +256,12 @@ class OrderBook:
                 if check_stp and maker.user_id == taker_user:
                     stopped = self._prevent_self_trade(order, maker, opposite, emit)
                     if stopped is not None:
-                        return remaining, filled, notional, last, stopped
+                        return remaining, order.quantity - remaining, notional, last, stopped
                     if level.count:
                         continue
                     break
                 fill = remaining if remaining < available else available
                 remaining -= fill
-                filled += fill
                 value = price * fill
                 notional += value
                 last = price
@@ -280,7 +287,7 @@ class OrderBook:
                 if not level.count:
                     opposite.drop_level(heap[0])
                     break
-        return remaining, filled, notional, last, None
+        return remaining, order.quantity - remaining, notional, last, None
 
     def _prevent_self_trade(
         self, order: NewOrder, maker: RestingOrderState, opposite: BookSide, emit: Callable[[Event], None]
