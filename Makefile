@@ -51,3 +51,40 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# --- LocalStack and the SAM CLI (docs/localstack.md) ----------------------------------------------------
+# The SAM CLI pins clash with the project's, so it lives in its own venv (python3.11 -m venv .venv-sam).
+SAM_VENV := .venv-sam
+COMPOSE := docker compose -f localstack/docker-compose.yml
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+
+$(SAM_VENV)/bin/samlocal: $(SAM_VENV)/bin/sam
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli-local
+
+.PHONY: localstack-up localstack-deploy localstack-down sam-validate
+
+# Starts LocalStack in Docker and waits until it serves (and its READY hook has redeployed the last build).
+localstack-up: $(STAMP)
+	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "LOCALSTACK_AUTH_TOKEN is not set: export your LocalStack auth token (https://app.localstack.cloud, Auth Token) and retry" >&2; exit 1; }
+	$(COMPOSE) up -d
+	$(BIN)/python localstack/stack.py wait --timeout $${LOCALSTACK_WAIT_SECONDS:-600}
+
+# samlocal build && samlocal deploy --config-env localstack (see localstack/deploy.sh).
+localstack-deploy: $(STAMP) $(KEYS) $(SAM_VENV)/bin/samlocal
+	SAMLOCAL=$(SAM_VENV)/bin/samlocal PYTHON=$(BIN)/python localstack/deploy.sh
+
+# Compose reads the whole file even to stop it: the token only has to be set, not valid.
+localstack-down:
+	LOCALSTACK_AUTH_TOKEN=$${LOCALSTACK_AUTH_TOKEN:-unused} $(COMPOSE) down
+
+# Works offline (the lint is cfn-lint inside the SAM CLI); telemetry off so nothing is sent.
+sam-validate: $(SAM_VENV)/bin/sam
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+.PHONY: events
+# Rewrites events/*.json from scripts/sample_events.py (tests/integration/test_sample_events.py fails on drift).
+events: $(STAMP)
+	$(BIN)/python scripts/sample_events.py
