@@ -14,7 +14,7 @@ from tests.integration.conftest import function_environment
 from tests.integration.orders.harness import Exchange, User, new_user
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def shared_botocore_session() -> Iterator[None]:
     """pynamodb opens a new botocore session per model class, reloading the DynamoDB service model each
     time (0.1-0.3 s); every test loads fresh handler modules, so share one session to keep this suite fast.
