@@ -36,6 +36,14 @@ class InMemoryUserStore(UserStore):
             self.lookups.append(username)
             return self._users.get(username)
 
+    def replace_password_hash(self, username: str, *, old_hash: str, new_hash: str) -> bool:
+        with self._lock:  # condition: passwordHash = old_hash
+            user = self._users.get(username)
+            if user is None or user.password_hash != old_hash:
+                return False
+            self._users[username] = dataclasses.replace(user, password_hash=new_hash)
+            return True
+
     def all(self) -> list[UserRecord]:
         with self._lock:
             return list(self._users.values())

@@ -21,7 +21,7 @@ from tradestream.errors import (
     UsernameTaken,
     ValidationFailed,
 )
-from tradestream.identity.ports import SessionRecord
+from tradestream.identity.ports import SessionRecord, UserRecord
 from tradestream.identity.service import DEFAULT_SCOPES, Authorization, IdentityService, LoginResult
 
 ISSUER = "https://tradestream.test"
@@ -423,3 +423,28 @@ def test_authorize_refuses_a_family_that_does_not_exist_or_belongs_to_someone_el
     )
     with pytest.raises(InvalidToken):
         world.authorization.authorize(orphan.access_token)
+
+
+def test_login_upgrades_a_hash_made_with_weaker_parameters(world: World) -> None:
+    weak = PasswordHashing(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, salt_len=8))
+    world.users.create(
+        UserRecord(
+            user_id="u-old", username="legacy", password_hash=weak.hash_password(PASSWORD), created_at="t"
+        )
+    )
+    old_hash = world.users.get("legacy")
+    assert old_hash is not None and world.passwords.needs_rehash(old_hash.password_hash)
+
+    world.service.login("legacy", PASSWORD, source_ip="198.51.100.9")
+
+    upgraded = world.users.get("legacy")
+    assert upgraded is not None and upgraded.password_hash != old_hash.password_hash
+    assert not world.passwords.needs_rehash(upgraded.password_hash)
+    assert world.service.login("legacy", PASSWORD, source_ip="198.51.100.9").user_id == "u-old"
+
+
+def test_login_keeps_a_current_hash(world: World) -> None:
+    world.register_and_login("bob")
+    before = world.users.get("bob")
+    world.service.login("bob", PASSWORD, source_ip="198.51.100.9")
+    assert world.users.get("bob") == before

@@ -35,6 +35,10 @@ class UserStore(ABC):
     @abstractmethod
     def get(self, username: str) -> UserRecord | None: ...
 
+    @abstractmethod
+    def replace_password_hash(self, username: str, *, old_hash: str, new_hash: str) -> bool:
+        """Swap the hash if it is still `old_hash` (a concurrent change wins); True if swapped."""
+
 
 class SessionStore(ABC):
     @abstractmethod

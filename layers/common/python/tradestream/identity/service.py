@@ -110,6 +110,11 @@ class IdentityService:
             raise InvalidCredentials()
         if not self._passwords.verify_password(user.password_hash, password):
             raise InvalidCredentials()
+        if self._passwords.needs_rehash(user.password_hash):
+            # Parameters were raised since this hash was made: upgrade it now, while we know the password.
+            self._users.replace_password_hash(
+                user.username, old_hash=user.password_hash, new_hash=self._passwords.hash_password(password)
+            )
         family_id = self._new_id()
         tokens = self._mint(user.user_id, user.username, family_id, int(now))
         self._sessions.create(

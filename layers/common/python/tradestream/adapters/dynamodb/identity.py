@@ -67,6 +67,16 @@ class DynamoUserStore(UserStore):
             created_at=item.createdAt,
         )
 
+    def replace_password_hash(self, username: str, *, old_hash: str, new_hash: str) -> bool:
+        m = self._model
+        try:
+            m(username).update(actions=[m.passwordHash.set(new_hash)], condition=m.passwordHash == old_hash)
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
 
 class DynamoSessionStore(SessionStore):
     def __init__(self, table_name: str) -> None:
