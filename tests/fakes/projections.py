@@ -244,6 +244,9 @@ class InMemoryMarketDataReader(MarketDataReader):
         ]
         return sorted(chosen, key=lambda c: c.bucket_start, reverse=True)[:limit]
 
+    def candles_at(self, keys: Collection[CandleKey]) -> list[Candle]:
+        return [self._candles.items[key] for key in set(keys) if key in self._candles.items]
+
     def trades(self, ticker: str, limit: int) -> list[TapeTrade]:
         trades = [t for t in self._tape.items.values() if t.ticker == ticker]
         return sorted(trades, key=lambda t: t.key, reverse=True)[:limit]

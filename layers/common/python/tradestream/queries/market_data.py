@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tradestream.errors import CandleNotFound, ValidationFailed
-from tradestream.marketdata import WINDOW_BUCKETS, Candle, Interval, TickerStats, ticker_stats, window_start
+from tradestream.marketdata import (
+    WINDOW_BUCKETS,
+    Candle,
+    CandleKey,
+    Interval,
+    TickerStats,
+    ticker_stats,
+    window_start,
+)
 from tradestream.money import to_str
 from tradestream.orders.model import iso_now
 from tradestream.projections.market_data import TapeTrade
@@ -24,6 +33,10 @@ class MarketDataReader(ABC):
         self, ticker: str, interval: Interval, *, start: datetime | None, end: datetime | None, limit: int
     ) -> list[Candle]:
         """Newest first, start <= bucketStart < end (either bound optional), at most ``limit``."""
+
+    @abstractmethod
+    def candles_at(self, keys: Collection[CandleKey]) -> list[Candle]:
+        """The stored candles among ``keys`` (in no particular order): key lookups, not a range."""
 
     @abstractmethod
     def trades(self, ticker: str, limit: int) -> list[TapeTrade]:
@@ -107,13 +120,13 @@ class MarketDataQueries:
         return [trade_json(trade) for trade in self._reader.trades(ticker, limit)]
 
     def tickers(self) -> list[dict[str, Any]]:
-        """One Query for the tickers, then one per ticker for its (at most 24) hourly candles."""
+        """One Query for the tickers, then their window's hourly candles by key (batched lookups, where a
+        Query per ticker would cost one round trip each)."""
         now = self._clock()
         start = window_start(now)
-        answers = []
-        for latest in sorted(self._reader.tickers(), key=lambda trade: trade.ticker):
-            hourly = self._reader.candles(
-                latest.ticker, Interval.H1, start=start, end=None, limit=WINDOW_BUCKETS
-            )
-            answers.append(ticker_json(latest, ticker_stats(latest.ticker, hourly, now=now)))
-        return answers
+        latest = sorted(self._reader.tickers(), key=lambda trade: trade.ticker)
+        buckets = [start + timedelta(hours=i) for i in range(WINDOW_BUCKETS)]
+        hourly: defaultdict[str, list[Candle]] = defaultdict(list)
+        for candle in self._reader.candles_at([(t.ticker, Interval.H1, b) for t in latest for b in buckets]):
+            hourly[candle.ticker].append(candle)
+        return [ticker_json(t, ticker_stats(t.ticker, hourly[t.ticker], now=now)) for t in latest]

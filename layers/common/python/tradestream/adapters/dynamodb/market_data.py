@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -234,6 +234,11 @@ class DynamoMarketDataReader(MarketDataReader):
             condition = m.bucketStart <= time_key(end - timedelta(microseconds=1))
         results = m.query(_series(ticker, interval), condition, scan_index_forward=False, limit=limit)
         return [_to_candle(item) for item in results]
+
+    def candles_at(self, keys: Collection[CandleKey]) -> list[Candle]:
+        # BatchGetItem, 100 keys a call; pynamodb resends unprocessed keys.
+        wanted = sorted({(_series(t, i), time_key(b)) for t, i, b in keys})
+        return [_to_candle(item) for item in self.candles_model.batch_get(wanted)] if wanted else []
 
     def trades(self, ticker: str, limit: int) -> list[TapeTrade]:
         results = self.tape_model.query(ticker, scan_index_forward=False, limit=limit)
