@@ -386,3 +386,33 @@ def test_each_invocation_logs_start_end_and_report_with_its_request_id(
         lines[2],
     ), lines[2]
     assert all(r.levelno == logging.INFO for r in caplog.records if aws_request_id in r.getMessage())
+
+
+def test_invoke_against_the_running_moto_prints_lambdas_error_shape(
+    cloud: LocalCloud, tmp_path: Path
+) -> None:
+    """`python -m localcloud invoke` uses the moto that already answers on --aws-port (as `make run`'s)."""
+    event_file = tmp_path / "crash.json"
+    event_file.write_text(json.dumps({"exit": True}))
+    done = subprocess.run(
+        cli(
+            "--template",
+            str(TEMPLATE),
+            "--aws-port",
+            str(cloud.settings.aws_port),
+            "invoke",
+            "CrashFunction",
+            "--event",
+            str(event_file),
+        ),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "Runtime.ExitError"
+    assert set(error) == {"errorType", "errorMessage", "stackTrace"}
+    assert request(cloud, "GET", "/counter").status == 200  # the running moto is still there
