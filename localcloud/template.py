@@ -89,8 +89,9 @@ def load(path: Path, overrides: dict[str, str] | None = None) -> Template:
     global_code_uri = raw.get("Globals", {}).get("Function", {}).get("CodeUri")
     for logical_id, resource in raw.get("Resources", {}).items():
         prop = _CODE_PROPERTIES.get(resource.get("Type", ""))
-        properties = resource.setdefault("Properties", {})
+        properties = resource.get("Properties", {})
         if prop == "CodeUri" and prop not in properties and global_code_uri is not None:
+            properties = resource.setdefault("Properties", {})
             properties[prop] = global_code_uri  # Globals apply per function; each gets its own key
         if prop and isinstance(properties.get(prop), str) and not properties[prop].startswith("s3://"):
             code_dirs[logical_id] = (path.parent / properties[prop]).resolve()
