@@ -368,3 +368,14 @@ def test_replaying_the_log_equals_the_live_lane(batches: list[list[Command]], cu
                 assert event.filled_quantity == filled[event.order_id]
                 if event.status is OrderStatus.FILLED:
                     assert event.remaining_quantity == 0
+
+
+def test_an_entry_too_large_for_one_record_is_published_in_ordered_chunks() -> None:
+    lane = TickerLane(ticker=TICKER)
+    lane.apply([place(f"m{i}", "SELL", "1", "10", user="ann") for i in range(6)], now=NOW)
+    sweep = lane.apply([place("t", "BUY", "6", "10", user="bob")], now=NOW)
+    chunks = sweep.records(max_events=5)
+    assert [len(c.events) for c in chunks] == [5, 5, 3]
+    assert {c.seq for c in chunks} == {sweep.seq}
+    assert [e for c in chunks for e in c.events] == sweep.events
+    assert sweep.records() == [sweep.published()]

@@ -76,7 +76,7 @@ class MatchingService:
                 if entry is None:
                     continue
                 entries.append(entry)
-            self._publisher.publish([e.published() for e in entries])
+            self._publisher.publish([record for e in entries for record in e.records()])
             return
         raise LaneConflict(f"{ticker}: the log head kept moving under us")
 

@@ -36,6 +36,8 @@ Command = OrderPlacedV1 | OrderCancelRequestedV1
 # and one item holds 400 KB: 50,000 uuid ids alone compress to ~1.1 MB, which would stop snapshots
 # for good once a ticker has seen ~15,000 commands (5,000 ids take ~120 KB, leaving room for the book).
 RECENT_COMMANDS = 5_000
+# A trade or an update is ~400 bytes of JSON; 1,000 of them stay well inside Kinesis' 1 MB record.
+MAX_EVENTS_PER_RECORD = 1_000
 AVG_PRICE_PLACES = Decimal(1).scaleb(-(PRICE_DECIMALS + 4))
 
 
@@ -53,6 +55,24 @@ class LogEntry:
         return MatchingBatchV1(
             ticker=self.ticker, seq=self.seq, committedAt=self.committed_at, events=self.events
         )
+
+    def records(self, max_events: int = MAX_EVENTS_PER_RECORD) -> list[MatchingBatchV1]:
+        """The entry as stream records: one, unless its events would not fit one Kinesis record.
+
+        Chunks keep the events in order and are published one call at a time, so the stream still
+        holds a prefix of the log and (seq, n) guards still see every event in order.
+        """
+        if len(self.events) <= max_events:
+            return [self.published()]
+        return [
+            MatchingBatchV1(
+                ticker=self.ticker,
+                seq=self.seq,
+                committedAt=self.committed_at,
+                events=self.events[start : start + max_events],
+            )
+            for start in range(0, len(self.events), max_events)
+        ]
 
     def to_item(self) -> dict[str, Any]:
         return {

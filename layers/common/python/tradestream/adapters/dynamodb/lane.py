@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import zlib
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
+from tradestream.adapters.dynamodb.attributes import CompressedJSONAttribute, compress_json, decompress_json
 from tradestream.adapters.dynamodb.base import bind
 from tradestream.lane.ports import BookLog, BookViewStore, SnapshotStore
 from tradestream.lane.state import LogEntry
@@ -27,7 +26,7 @@ def _condition_failed(exc: PutError) -> bool:
 class BookLogModel(Model):
     ticker = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
-    entry = JSONAttribute()
+    entry = CompressedJSONAttribute()
 
 
 class SnapshotModel(Model):
@@ -81,11 +80,11 @@ class DynamoSnapshotStore(SnapshotStore):
             item = self.model.get(ticker, consistent_read=True)
         except self.model.DoesNotExist:
             return None
-        snapshot: dict[str, Any] = json.loads(zlib.decompress(item.state))
+        snapshot: dict[str, Any] = decompress_json(item.state)
         return snapshot
 
     def save(self, ticker: str, snapshot: dict[str, Any]) -> None:
-        state = zlib.compress(json.dumps(snapshot, separators=(",", ":")).encode(), level=6)
+        state = compress_json(snapshot)
         if len(state) > _MAX_SNAPSHOT_BYTES:
             log.warning("%s: snapshot of %d bytes is too large for one item; skipped", ticker, len(state))
             return
