@@ -35,7 +35,7 @@ class PlaceOrderRequest(BaseModel):
     ticker: str = Field(max_length=64)
     side: Side
     type: OrderType
-    time_in_force: TimeInForce = Field(default=TimeInForce.GTC, alias="timeInForce")
+    time_in_force: TimeInForce = Field(alias="timeInForce")
     quantity: Decimal
     price: Decimal | None = None
     client_order_id: str | None = Field(
