@@ -157,9 +157,11 @@ def test_the_same_batch_twice_changes_nothing(world: World) -> None:
     world.projections.deliver(entries[40:])
     before = world.tables.snapshot(names, tickers)
 
-    responses = world.projections.deliver(entries[40:])
+    again = world.projections.deliver(entries[40:])
+    # An early batch redelivered on its own, after everything: older than every guard.
+    early = world.projections.deliver(entries[:10])
 
-    assert all(r == {"batchItemFailures": []} for r in responses.values())
+    assert all(r == {"batchItemFailures": []} for r in [*again.values(), *early.values()])
     assert world.tables.snapshot(names, tickers) == before
     assert_invariants(world.api, world.feed, tickers, names)
 
@@ -241,3 +243,31 @@ def test_positions_hold_shorts_flips_and_partial_closes_exactly(world: World) ->
         "totalPnl": "70",
         "positions": 1,
     }
+
+
+def test_a_batch_straddling_what_was_applied_adds_only_its_newer_part(world: World) -> None:
+    tickers, names = _scenario(world, seed=31)
+    entries = world.feed.entries
+    world.projections.deliver_in_batches(entries[:30], size=30)
+
+    # A retry from an older checkpoint: ten entries every item already holds, then new ones.
+    world.projections.deliver_in_batches(entries[20:], size=len(entries))
+
+    assert_invariants(world.api, world.feed, tickers, names)
+
+
+def test_a_container_with_a_stale_cache_rereads_and_still_applies_each_trade_once(world: World) -> None:
+    tickers, names = _scenario(world, seed=43)
+    entries = world.feed.entries
+    stale = Projections(world.cold_start)
+    stale.deliver_in_batches(entries[:20], size=20)  # caches every item it wrote
+    world.projections.deliver_in_batches(entries[:50], size=50)  # another container moves them on
+    moved_on = world.tables.snapshot(names, tickers)
+
+    # Entries the other container applied: the stale container's conditional writes fail, it reads the
+    # items again and finds nothing to do. An unconditional write would roll them back to entry 35.
+    stale.deliver_in_batches(entries[20:35], size=15)
+    assert world.tables.snapshot(names, tickers) == moved_on
+
+    stale.deliver_in_batches(entries[35:], size=len(entries))
+    assert_invariants(world.api, world.feed, tickers, names)
