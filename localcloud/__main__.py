@@ -50,7 +50,7 @@ def _answers(host: str, port: int) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(_settings(args))
+    cloud = LocalCloud(_settings(args, prewarm=True))
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:

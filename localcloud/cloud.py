@@ -26,7 +26,7 @@ from localcloud.apigateway import ApiGateway, RawHeadersRequestHandler
 from localcloud.errors import LocalCloudError, PortInUse
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import REGION
-from localcloud.pollers import KinesisShardPoller, SqsPoller, _Poller
+from localcloud.pollers import KinesisShardPoller, ShardSignal, SqsPoller, _Poller
 from localcloud.resources import LocalResources, client
 from localcloud.wiring import RestApi, Wiring, wire
 
@@ -68,6 +68,7 @@ class Settings:
     function_concurrency: int = 4
     sqs_pollers_per_source: int = 2
     start_pollers: bool = True
+    prewarm: bool = False  # `run` turns it on; tests keep cold starts where they measure them
     start_api: bool = True
 
 
@@ -164,6 +165,14 @@ class LocalCloud:
             self.start_pollers()
         if s.start_api:
             self._start_api()
+        if s.prewarm:
+            # In the background and one at a time: the API answers at once, the first requests find
+            # warm workers, and twelve simultaneous interpreter starts do not starve two cores.
+            threading.Thread(target=self._prewarm, name="prewarm", daemon=True).start()
+
+    def _prewarm(self) -> None:
+        for pool in list(self.pools.values()):
+            pool.prewarm()
 
     def function_environment(self) -> dict[str, str]:
         """What every function sees besides its own variables: credentials, region, the endpoint."""
@@ -205,6 +214,7 @@ class LocalCloud:
         if self.pollers:
             raise LocalCloudError("the event sources are already polled")
         res = self.resources
+        signals: dict[tuple[str, str], ShardSignal] = {}
         for source in self.wiring.event_sources:
             if not source.enabled:
                 continue
@@ -225,6 +235,9 @@ class LocalCloud:
                 shards = client("kinesis", self.endpoint).list_shards(StreamName=stream_name)["Shards"]
                 destination = str(res.attribute(source.on_failure, "Ref")) if source.on_failure else None
                 for shard in shards:
+                    key = (stream_name, shard["ShardId"])
+                    leader = key not in signals
+                    signal = signals.setdefault(key, ShardSignal())
                     self.pollers.append(
                         KinesisShardPoller(
                             source,
@@ -234,6 +247,8 @@ class LocalCloud:
                             shard_id=shard["ShardId"],
                             endpoint=self.endpoint,
                             on_failure_url=destination,
+                            signal=signal,
+                            leader=leader,
                         )
                     )
         for poller in self.pollers:

@@ -100,6 +100,20 @@ class FunctionPool:
         self.cold_starts += 1
         return _Worker(process, parent, self._generation)
 
+    def prewarm(self) -> None:
+        """Start one worker ahead of the first invocation (what provisioned concurrency buys on AWS)."""
+        with self._lock:
+            if self._idle or self._busy or self._closed:
+                return
+            self._busy += 1
+        w: _Worker | None = None
+        try:
+            w = self._start_worker()
+        except Exception:
+            log.warning("%s: prewarm failed; the first invocation will cold-start", self.spec.logical_id)
+        finally:
+            self._release(w)
+
     def _acquire(self) -> _Worker | None:
         with self._lock:
             while not self._idle and self._busy >= self.concurrency:

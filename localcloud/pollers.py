@@ -19,6 +19,8 @@ from localcloud.wiring import EventSource
 
 log = logging.getLogger("localcloud")
 KINESIS_IDLE_SLEEP_SECONDS = 0.05
+# Followers of a shard poll this rarely on their own; the leader wakes them when records arrive.
+KINESIS_FOLLOWER_IDLE_SECONDS = 1.0
 
 
 def _iso(ts: float) -> str:
@@ -137,6 +139,33 @@ class SqsPoller(_Poller):
                 self.stopping.wait(1)
 
 
+class ShardSignal:
+    """Shared by every mapping of one shard: the leader polls often and wakes the others on records.
+
+    Each mapping still reads the shard with its own iterator and checkpoint (Lambda's semantics are
+    per mapping); only the idle polling is shared, so four projections on one shard cost moto one
+    GetRecords per idle interval instead of four.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
+            return self._generation
+
+
 class KinesisShardPoller(_Poller):
     """Reads one shard in order: batch size, retries, bisect on function error, on-failure destination."""
 
@@ -150,8 +179,12 @@ class KinesisShardPoller(_Poller):
         shard_id: str,
         endpoint: str,
         on_failure_url: str | None,
+        signal: ShardSignal | None = None,
+        leader: bool = True,
     ) -> None:
         super().__init__(f"kinesis:{source.logical_id}:{shard_id}")
+        self.signal = signal
+        self.leader = leader
         self.source = source
         self.pool = pool
         self.stream_name = stream_name
@@ -285,11 +318,25 @@ class KinesisShardPoller(_Poller):
             self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(failure))
             self.sent_to_destination += len(batch)
 
+    def stop(self) -> None:
+        super().stop()
+        if self.signal is not None:
+            self.signal.notify()
+
+    def _idle(self, seen: int) -> int:
+        if self.signal is None or self.leader:
+            self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
+            return seen
+        return self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
+
     def run(self) -> None:
+        seen = self.signal.generation if self.signal is not None else 0
         while not self.stopping.is_set():
             try:
                 if self.poll_once() == 0:
-                    self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
+                    seen = self._idle(seen)
+                elif self.signal is not None and self.leader:
+                    self.signal.notify()
             except Exception:
                 log.exception("%s: poll failed", self.name)
                 self.iterator = None
