@@ -50,7 +50,14 @@ class Client:
         return Trader(user_id=body["user_id"], token=body["access_token"])
 
     def place(self, trader: Trader, ticker: str, side: str, quantity: str, price: str) -> dict[str, Any]:
-        body = {"ticker": ticker, "side": side, "type": "LIMIT", "quantity": quantity, "price": price}
+        body = {
+            "ticker": ticker,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": quantity,
+            "price": price,
+        }
         response = self.http.post(
             f"{self.api}/api/orders",
             json=body,
