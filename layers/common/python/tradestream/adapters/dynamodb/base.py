@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+import threading
+from typing import Any, TypeVar
 
 from pynamodb.models import Model
 
 M = TypeVar("M", bound=Model)
+_shared_clients: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def _share_client(model: type[Model]) -> None:
+    """Give every bound model one botocore client.
+
+    pynamodb builds a botocore session and client per model class (≈0.1 s each on a Lambda cold
+    start; a function with seven tables paid most of a second). The client is thread-safe and the
+    same for every table, so the first model's client is handed to the others. pynamodb exposes no
+    option for this, hence the private attribute; if it disappears, each model simply builds its own.
+    """
+    connection = model._get_connection().connection
+    if not hasattr(connection, "_client"):
+        return
+    # One client per region and endpoint: tests and tools may point at another moto in one process.
+    key = (
+        model.Meta.region,
+        os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL", ""),
+    )
+    with _lock:
+        client = _shared_clients.get(key)
+        if client is None:
+            _shared_clients[key] = connection.client
+        else:
+            connection._client = client
 
 
 def bind(model: type[M], table_name: str) -> type[M]:
@@ -27,4 +54,6 @@ def bind(model: type[M], table_name: str) -> type[M]:
             "max_retry_attempts": 3,
         },
     )
-    return type(f"{model.__name__}_{table_name}", (model,), {"Meta": meta})
+    bound = type(f"{model.__name__}_{table_name}", (model,), {"Meta": meta})
+    _share_client(bound)
+    return bound
