@@ -26,7 +26,7 @@ def _share_client(model: type[Model]) -> None:
         return
     # One client per region and endpoint: tests and tools may point at another moto in one process.
     key = (
-        model.Meta.region,
+        str(model.Meta.region),
         os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL", ""),
     )
     with _lock:
