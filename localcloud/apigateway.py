@@ -337,7 +337,7 @@ class ApiGateway:
         if custom is not None:
             status = custom.status or status
             if custom.body is not None:
-                body = self._render(custom.body, request, request_id, message)
+                body = self._render(custom.body, request, request_id, message, kind)
             for name, source in custom.headers.items():
                 value = self._parameter(source, request, request_id)
                 if value is not None:
@@ -357,10 +357,11 @@ class ApiGateway:
         return None
 
     @staticmethod
-    def _render(template: str, request: Request, request_id: str, message: str) -> str:
+    def _render(template: str, request: Request, request_id: str, message: str, kind: str) -> str:
         """The few $context variables gateway response templates commonly use."""
         return (
-            template.replace("$context.error.messageString", json.dumps(message))
+            template.replace("$context.error.responseType", kind)
+            .replace("$context.error.messageString", json.dumps(message))
             .replace("$context.error.message", message)
             .replace("$context.requestId", request_id)
             .replace("$context.path", request.path)

@@ -84,7 +84,7 @@ class FunctionPool:
             "handler": self.spec.handler,
             "memory_mb": self.spec.memory_mb,
             "code_dir": str(self.spec.code_dir),
-            "layer_paths": [str(d / "python") for d in self.spec.layer_dirs],
+            "layer_paths": [str(d) for d in self.spec.layer_dirs],
             "environment": self._env,
         }
         process = _SPAWN.Process(target=worker.serve, args=(child, payload), daemon=True)

@@ -41,6 +41,8 @@ class Template:
     mappings: dict[str, Any]
     outputs: dict[str, Any]
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    # Where each layer's Python packages are importable from, as Lambda mounts them under /opt/python.
+    layer_import_roots: dict[str, Path] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -82,10 +84,18 @@ def translate(raw: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]
     return translated
 
 
+def _layer_import_root(content_dir: Path, resource: dict[str, Any]) -> Path:
+    """`sam build` with a python BuildMethod puts the folder's content under python/ in the layer;
+    a prebuilt layer folder already has python/ inside it."""
+    build_method = str(resource.get("Metadata", {}).get("BuildMethod", ""))
+    return content_dir if build_method.startswith("python") else content_dir / "python"
+
+
 def load(path: Path, overrides: dict[str, str] | None = None) -> Template:
     path = path.resolve()
     raw = load_raw(path)
     code_dirs: dict[str, Path] = {}
+    layer_import_roots: dict[str, Path] = {}
     global_code_uri = raw.get("Globals", {}).get("Function", {}).get("CodeUri")
     for logical_id, resource in raw.get("Resources", {}).items():
         prop = _CODE_PROPERTIES.get(resource.get("Type", ""))
@@ -96,6 +106,8 @@ def load(path: Path, overrides: dict[str, str] | None = None) -> Template:
         if prop and isinstance(properties.get(prop), str) and not properties[prop].startswith("s3://"):
             code_dirs[logical_id] = (path.parent / properties[prop]).resolve()
             properties[prop] = f"s3://{LOCAL_CODE_BUCKET}/{logical_id}"
+            if prop == "ContentUri":
+                layer_import_roots[logical_id] = _layer_import_root(code_dirs[logical_id], resource)
     parameters = _parameter_values(raw, overrides or {})
     translated = translate(raw, parameters)
     return Template(
@@ -106,4 +118,5 @@ def load(path: Path, overrides: dict[str, str] | None = None) -> Template:
         mappings=translated.get("Mappings", {}),
         outputs=translated.get("Outputs", {}),
         code_dirs=code_dirs,
+        layer_import_roots=layer_import_roots,
     )

@@ -122,7 +122,7 @@ def _functions(res: LocalResources) -> dict[str, FunctionSpec]:
             layer_id = layer.get("Ref") if isinstance(layer, dict) else None
             if layer_id not in layer_keys:
                 raise TemplateError(f"{logical_id}: layer {layer} is not a local layer")
-            layer_dirs.append(code_dirs[layer_keys[layer_id]])
+            layer_dirs.append(res.template.layer_import_roots[layer_keys[layer_id]])
         env = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,

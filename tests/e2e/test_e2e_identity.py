@@ -475,11 +475,6 @@ def test_an_invalid_client_request_id_is_replaced(client_: Client) -> None:
     assert body["requestId"] != "x" * 129
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml's GatewayResponses map no Content-Type header, so denials are application/json; "
-    "add Content-Type: \"'application/problem+json'\" to each and drop this marker",
-)
 def test_an_authorizer_denial_is_served_as_problem_json(client_: Client) -> None:
     reply = client_.get("/api/me", **{"X-Request-Id": "deny-ct"})
     assert reply.status_code == 401
