@@ -19,6 +19,7 @@ from tests.unit.lane.builders import NOW, TICKER, cancel, place
 from tradestream.contracts import OrderCancelRequestedV1, OrderPlacedV1
 from tradestream.lane.consumer import LaneConsumer
 from tradestream.lane.service import MatchingService
+from tradestream.observability import logger
 
 
 class Harness:
@@ -176,3 +177,14 @@ def test_a_redelivered_batch_is_acknowledged_and_republished(harness: Harness) -
     assert harness.consumer.consume(batch) == set()
     assert harness.log.appends == 1
     assert harness.publisher.event_ids() == ["ACME:1:0", "ACME:1:1", "ACME:1:2", "ACME:1:3"]
+
+
+def test_log_lines_carry_the_request_ids_of_the_commands_being_matched(harness: Harness) -> None:
+    harness.consumer.consume(
+        [
+            record("m1", place("a1", "SELL", "1", "10", correlation_id="req-2"), TICKER),
+            record("m2", place("a2", "BUY", "1", "10", user="ben", correlation_id="req-1"), TICKER),
+        ]
+    )
+    # powertools stamps the correlation id on every line the matching function logs from here on
+    assert logger.get_correlation_id() == "req-1,req-2"

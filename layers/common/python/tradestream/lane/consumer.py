@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,8 +10,8 @@ from tradestream.contracts import parse_lane_command
 from tradestream.lane.ports import DeadLetters
 from tradestream.lane.service import MatchingService
 from tradestream.lane.state import Command
-
-log = logging.getLogger(__name__)
+from tradestream.observability import correlate
+from tradestream.observability import logger as log
 
 
 def _reason(exc: ValidationError) -> str:
@@ -45,6 +44,7 @@ class LaneConsumer:
                 continue
             groups.setdefault(command.ticker, []).append((message_id, command))
         for ticker, items in groups.items():
+            correlate([command.correlation_id for _, command in items])
             try:
                 self._service.process(ticker, [command for _, command in items])
             except Exception:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tradestream.lane.ports import BookLog, BookViewStore, EventPublisher, SnapshotStore
 from tradestream.lane.state import Command, LogEntry, TickerLane
 from tradestream.money import lots_to_quantity, ticks_to_price, to_str
+from tradestream.observability import logger as log
 
-log = logging.getLogger(__name__)
 VIEW_DEPTH = 100
 _COMMIT_ATTEMPTS = 3
 
@@ -97,6 +96,15 @@ class MatchingService:
             log.warning("%s: seq %d was taken by another writer; reloading the book", lane.ticker, entry.seq)
             self.forget(lane.ticker)
             return None
+        log.info(
+            "log entry committed",
+            extra={
+                "ticker": lane.ticker,
+                "seq": entry.seq,
+                "commands": len(commands),
+                "events": len(entry.events),
+            },
+        )
         self._after_commit(lane, entry)
         return entry
 

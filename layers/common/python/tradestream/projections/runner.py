@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from tradestream.contracts import MatchingBatchV1, parse_matching_batch
 from tradestream.lane.ports import DeadLetters
-from tradestream.observability import logger
+from tradestream.observability import correlate, logger
 
 # 1e6 events per entry is far beyond a batch of ten commands (a sweep emits two events per level).
 EVENTS_PER_ENTRY = 1_000_000
@@ -58,5 +58,6 @@ def run_projection(
         # Parking failed for some record: retry the batch from there rather than lose it.
         return dict(processor.response())
     entries.sort(key=lambda e: (e.ticker, e.seq))
+    correlate([event.correlation_id for entry in entries for event in entry.events])
     apply(entries)
     return dict(processor.response())

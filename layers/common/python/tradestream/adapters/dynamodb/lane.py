@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -13,8 +12,8 @@ from tradestream.adapters.dynamodb.attributes import CompressedJSONAttribute, co
 from tradestream.adapters.dynamodb.base import bind
 from tradestream.lane.ports import BookLog, BookViewStore, SnapshotStore
 from tradestream.lane.state import LogEntry
+from tradestream.observability import logger as log
 
-log = logging.getLogger(__name__)
 # DynamoDB items stop at 400 KB; a compressed book above this is skipped (the log still rebuilds it).
 _MAX_SNAPSHOT_BYTES = 350_000
 
