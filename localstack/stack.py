@@ -136,7 +136,8 @@ def _check_layer(layer_id: str, roots: list[Path]) -> None:
     if missing:
         raise StackError(
             f"the built layer {layer_id} lacks {', '.join(missing)}: sam build installs a layer's "
-            "dependencies from the requirements.txt in its ContentUri folder (layers/common/python/requirements.txt)"
+            "dependencies from the requirements.txt in its ContentUri folder "
+            "(layers/common/python/requirements.txt)"
         )
 
 
