@@ -119,13 +119,12 @@ class OrderBook:
             return []
         remaining = state.remaining
         level = state.level
-        level.count -= 1
-        if level.count and level.dead < COMPACT_AT:  # Level.withdraw's common case, inlined
+        if level.count > 1 and level.dead < COMPACT_AT:  # Level.withdraw's common case, inlined
+            level.count -= 1
             level.qty -= remaining
             level.dead += 1
             state.remaining = 0
         else:
-            level.count += 1
             level.withdraw(state)
         return [
             new_update(
