@@ -333,8 +333,15 @@ class Liquibook(Adapter):
         return side(self.book.bids(), True), side(self.book.asks(), False)
 
 
+class OursOn312(Ours):
+    """Ours again, on the Python 3.12 that matching-engine needs: shows what the interpreter alone changes."""
+
+    name = "tradestream-py312"
+
+
 ADAPTERS: dict[str, Callable[[], Adapter]] = {
     "tradestream": Ours,
+    "tradestream-py312": OursOn312,
     "matching-engine": MatchingEngine,
     "lightmatchingengine": LightMatchingEngine,
     "fastlob": FastLob,

@@ -39,7 +39,7 @@ VENV = BENCH / ".venv"
 VENV312 = BENCH / ".venv312"
 RESULTS = BENCH / "results"
 CHECKPOINT = 10_000  # commands between wall-clock checkpoints (and budget checks)
-NEEDS_312 = {"matching-engine"}
+NEEDS_312 = {"matching-engine", "tradestream-py312"}
 
 
 # -- child: time one engine --------------------------------------------------------------------------
@@ -82,13 +82,16 @@ def measure(calls: list[adapters.Call], budget_s: float) -> dict[str, Any]:
     }
 
 
-def child(engine: str, stream_path: Path, budget_s: float, limit: int | None, setup_only: bool) -> None:
+def child(engine: str, stream_path: Path, budget_s: float, limit: int | None, count_mode: str | None) -> None:
     adapters.quiet_logging()
     commands = stream.load(stream_path)[:limit]
     adapter = adapters.ADAPTERS[engine]()
     calls = adapter.prepare(commands)
     del commands
-    if setup_only:  # the baseline of an instruction count: everything but the commands themselves
+    if count_mode is not None:  # under cachegrind: "setup" is the baseline, "run" adds the commands alone
+        if count_mode == "run":
+            for function, argument in calls:
+                function(argument)
         adapter.close()
         return
     # Everything built so far lives for the whole run; keep the collector from rescanning it.
@@ -179,12 +182,13 @@ def run_child(python: str, engine: str, path: Path, budget_s: float) -> dict[str
 
 
 def count_instructions(python: str, engine: str, path: Path, commands: int) -> float | None:
-    """Instructions per command: a cachegrind run of the whole child minus one that only sets up."""
+    """Instructions per command of the engine alone: a cachegrind run that prepares and plays the
+    commands (no timer calls) minus one that only prepares them."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
     totals = []
-    for extra in (["--setup-only"], []):
+    for extra in (["--count", "setup"], ["--count", "run"]):
         argv = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", python]
         argv += [str(Path(__file__)), "--child", engine, "--stream", str(path), "--limit", str(commands)]
         done = subprocess.run(argv + extra, capture_output=True, text=True, check=False)
@@ -246,7 +250,9 @@ def report(summary: dict[str, Any], args: argparse.Namespace) -> str:
     ]
     for name, entry in summary["engines"].items():
         kind = (
-            "ours" if name == "tradestream" else ("compiled" if name in adapters.COMPILED else "pure Python")
+            "ours"
+            if name.startswith("tradestream")
+            else ("compiled" if name in adapters.COMPILED else "pure Python")
         )
         ratio = "—" if name == "tradestream" else f"{entry['ours_x']:.2f}"
         done = "" if not entry["truncated"] else f" (first {entry['commands']:,} only)"
@@ -363,11 +369,11 @@ def main() -> None:
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", choices=("setup", "run"), help=argparse.SUPPRESS)
     parser.add_argument("--stream", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.stream, args.budget, args.limit, args.setup_only)
+        child(args.child, args.stream, args.budget, args.limit, args.count)
     else:
         parent(args)
 
