@@ -26,7 +26,7 @@ from localcloud.apigateway import ApiGateway, RawHeadersRequestHandler
 from localcloud.errors import LocalCloudError, PortInUse
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import REGION
-from localcloud.pollers import KinesisShardPoller, ShardSignal, SqsPoller, _Poller
+from localcloud.pollers import KinesisShardPoller, SchedulePoller, ShardSignal, SqsPoller, _Poller
 from localcloud.resources import LocalResources, client
 from localcloud.wiring import RestApi, Wiring, wire
 
@@ -251,6 +251,9 @@ class LocalCloud:
                             leader=leader,
                         )
                     )
+        for schedule in self.wiring.schedules:
+            if schedule.enabled:
+                self.pollers.append(SchedulePoller(schedule, self.pools[schedule.function]))
         for poller in self.pollers:
             poller.start()
 

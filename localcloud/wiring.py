@@ -91,10 +91,51 @@ class EventSource:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    logical_id: str
+    function: str  # logical id
+    rule_arn: str
+    interval_seconds: float
+    enabled: bool
+
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _schedules(res: LocalResources, functions: dict[str, FunctionSpec]) -> list[Schedule]:
+    by_arn = {spec.arn: lid for lid, spec in functions.items()}
+    schedules = []
+    for logical_id in res.template.of_type("AWS::Events::Rule"):
+        props = res.properties(logical_id)
+        expression = str(props.get("ScheduleExpression", ""))
+        if not expression:
+            continue  # an event-pattern rule: nothing local emits those events
+        match = _RATE.match(expression)
+        if match is None:
+            raise TemplateError(f"{logical_id}: only rate(...) schedules are run locally, not {expression}")
+        interval = int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+        for target in props.get("Targets", []):
+            function = by_arn.get(str(target.get("Arn")))
+            if function is not None:
+                schedules.append(
+                    Schedule(
+                        logical_id=logical_id,
+                        function=function,
+                        rule_arn=f"arn:aws:events:us-east-1:123456789012:rule/{res.names[logical_id]}",
+                        interval_seconds=float(interval),
+                        enabled=props.get("State", "ENABLED") == "ENABLED",
+                    )
+                )
+    return schedules
+
+
+@dataclass(frozen=True)
 class Wiring:
     functions: dict[str, FunctionSpec]
     apis: tuple[RestApi, ...]
     event_sources: tuple[EventSource, ...]
+    schedules: tuple[Schedule, ...] = ()
 
     def function_by_name(self, name: str) -> FunctionSpec:
         for spec in self.functions.values():
@@ -284,5 +325,8 @@ def _event_sources(res: LocalResources, functions: dict[str, FunctionSpec]) -> l
 def wire(res: LocalResources) -> Wiring:
     functions = _functions(res)
     return Wiring(
-        functions=functions, apis=tuple(_apis(res)), event_sources=tuple(_event_sources(res, functions))
+        functions=functions,
+        apis=tuple(_apis(res)),
+        event_sources=tuple(_event_sources(res, functions)),
+        schedules=tuple(_schedules(res, functions)),
     )

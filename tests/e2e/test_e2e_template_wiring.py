@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from localcloud.cloud import LocalCloud
+from localcloud.pollers import KinesisShardPoller, SchedulePoller, SqsPoller
 from localcloud.template import load_raw
 from tests.support import TEMPLATE
 
@@ -92,5 +93,22 @@ def test_every_queue_and_stream_event_is_polled(cloud: LocalCloud) -> None:
             assert source.on_failure == (
                 destination[0] if isinstance(destination, list) else destination.split(".")[0]
             )
-    polled = {(p.source.function, p.source.source) for p in cloud.pollers}  # type: ignore[attr-defined]
+    polled = {
+        (p.source.function, p.source.source)
+        for p in cloud.pollers
+        if isinstance(p, SqsPoller | KinesisShardPoller)
+    }
     assert polled == {(s.function, s.source) for s in cloud.wiring.event_sources}
+
+
+def test_every_schedule_runs_its_function(cloud: LocalCloud) -> None:
+    declared = {(function, props["Schedule"]) for function, _, props in _events("Schedule")}
+    assert declared, "the template schedules the reconciler"
+    runners = [p for p in cloud.pollers if isinstance(p, SchedulePoller)]
+    assert {
+        (r.schedule.function, f"rate({int(r.schedule.interval_seconds) // 60} minute)") for r in runners
+    } == declared
+    reconciler = next(r for r in runners if r.schedule.function == "ReconcilerFunction")
+    before = reconciler.pool.invocations
+    reconciler.fire()  # what the 1-minute tick does, without waiting a minute
+    assert reconciler.pool.invocations == before + 1

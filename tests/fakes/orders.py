@@ -8,10 +8,11 @@ no matching event was applied, cancelRequested only on a live order); listing is
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 from tradestream.contracts import OrderCancelRequestedV1, OrderPlacedV1
 from tradestream.errors import LaneUnavailable
-from tradestream.matching import OrderStatus
+from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from tradestream.orders.model import FINAL_STATUSES, OPEN_STATUSES, Order
 from tradestream.orders.ports import Lane, OrderPage, OrderStore
 
@@ -95,3 +96,30 @@ class RecordingLane(Lane):
         if self.fail:
             raise LaneUnavailable(f"the {command.ticker} lane did not accept the command")
         self.sent.append(command)
+
+
+def sample_order(order_id: str) -> Order:
+    """A NEW LIMIT GTC buy of 3 ACME at 10, as the API stores it."""
+    stamp = "2026-01-02T03:04:05.678Z"
+    return Order(
+        id=order_id,
+        user_id="u-1",
+        client_order_id=None,
+        ticker="ACME",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        time_in_force=TimeInForce.GTC,
+        post_only=False,
+        self_trade_prevention=SelfTradePrevention.CANCEL_TAKER,
+        quantity=Decimal(3),
+        price=Decimal(10),
+        status=OrderStatus.NEW,
+        filled_quantity=Decimal(0),
+        remaining_quantity=Decimal(3),
+        last_fill_price=None,
+        avg_fill_price=None,
+        reject_reason=None,
+        cancel_requested=False,
+        created_at=stamp,
+        updated_at=stamp,
+    )

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 
 from localcloud.resources import LocalResources
+from tests.fakes.orders import sample_order
 from tests.unit.lane.builders import NOW, place
 from tradestream.adapters.dynamodb.lane import DynamoBookLog, DynamoBookViewStore, DynamoSnapshotStore
 from tradestream.adapters.dynamodb.orders import DynamoOrderStatusStore, DynamoOrderStore
 from tradestream.contracts import OrderUpdatedV1
 from tradestream.lane import state as lane_state
 from tradestream.lane.state import Command, TickerLane
-from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from tradestream.matching import OrderStatus, TimeInForce
 from tradestream.orders.model import Order
 from tradestream.projections.runner import event_key
 
@@ -101,29 +102,7 @@ def test_the_book_view_keeps_the_newest_seq(aws_env: LocalResources, ticker: str
 
 
 def _order(order_id: str) -> Order:
-    stamp = "2026-01-02T03:04:05.678Z"
-    return Order(
-        id=order_id,
-        user_id="u-1",
-        client_order_id=None,
-        ticker="ACME",
-        side=Side.BUY,
-        type=OrderType.LIMIT,
-        time_in_force=TimeInForce.GTC,
-        post_only=False,
-        self_trade_prevention=SelfTradePrevention.CANCEL_TAKER,
-        quantity=Decimal(3),
-        price=Decimal(10),
-        status=OrderStatus.NEW,
-        filled_quantity=Decimal(0),
-        remaining_quantity=Decimal(3),
-        last_fill_price=None,
-        avg_fill_price=None,
-        reject_reason=None,
-        cancel_requested=False,
-        created_at=stamp,
-        updated_at=stamp,
-    )
+    return sample_order(order_id)
 
 
 def _update(order_id: str, seq: int, n: int, status: OrderStatus, filled: str) -> OrderUpdatedV1:

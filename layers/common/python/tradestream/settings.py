@@ -90,3 +90,10 @@ class QueryApiSettings(EnvSettings):
     candles_table: str = Field(alias="CANDLES_TABLE")
     trades_table: str = Field(alias="TRADES_TABLE")
     tickers_table: str = Field(alias="TICKERS_TABLE")
+
+
+class ReconcilerSettings(EnvSettings):
+    orders_table: str = Field(alias="ORDERS_TABLE")
+    lane_queue_url: str = Field(alias="LANE_QUEUE_URL")
+    # Longer than a normal trip through lane, matching and stream, so live orders are left alone.
+    reconcile_after_seconds: int = Field(alias="RECONCILE_AFTER_SECONDS", default=60, ge=5)

@@ -38,6 +38,12 @@ class OrderStore(ABC):
         """Newest first; status is "open", "final" or "all"; cursor as returned by a previous page."""
 
 
+class PendingOrders(ABC):
+    @abstractmethod
+    def stragglers(self, *, created_before: str, limit: int) -> list[Order]:
+        """Orders the matching engine has not reported on yet, created before the ISO instant."""
+
+
 class Lane(ABC):
     @abstractmethod
     def send(self, command: OrderPlacedV1 | OrderCancelRequestedV1) -> None:

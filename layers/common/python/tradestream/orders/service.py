@@ -26,6 +26,24 @@ def order_id_for(user_id: str, client_order_id: str | None) -> str:
     return str(uuid.uuid5(_CLIENT_ORDER_NAMESPACE, f"{user_id}\x1f{client_order_id}"))
 
 
+def placed_command(order: Order, *, correlation_id: str | None) -> OrderPlacedV1:
+    """The lane command of a stored order (the API sends it; the reconciler re-sends it)."""
+    return OrderPlacedV1(
+        orderId=order.id,
+        userId=order.user_id,
+        ticker=order.ticker,
+        side=order.side,
+        orderType=order.type,
+        timeInForce=order.time_in_force,
+        quantity=order.quantity,
+        price=order.price,
+        postOnly=order.post_only,
+        selfTradePrevention=order.self_trade_prevention,
+        createdAt=datetime.fromisoformat(order.created_at),
+        correlationId=correlation_id,
+    )
+
+
 class OrderService:
     def __init__(self, *, store: OrderStore, lane: Lane, clock: Callable[[], datetime] | None = None) -> None:
         self._store = store
@@ -68,22 +86,8 @@ class OrderService:
                     f"clientOrderId {request.client_order_id!r} was used for another order"
                 )
             return existing, False
-        command = OrderPlacedV1(
-            orderId=order.id,
-            userId=order.user_id,
-            ticker=order.ticker,
-            side=order.side,
-            orderType=order.type,
-            timeInForce=order.time_in_force,
-            quantity=order.quantity,
-            price=order.price,
-            postOnly=order.post_only,
-            selfTradePrevention=order.self_trade_prevention,
-            createdAt=now,
-            correlationId=correlation_id,
-        )
         try:
-            self._lane.send(command)
+            self._lane.send(placed_command(order, correlation_id=correlation_id))
         except LaneUnavailable:
             # Never leave an order NEW without a lane message: it would wait for a match forever.
             self._store.reject_unqueued(order.id, "LANE_UNAVAILABLE", iso_now(self._clock()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
@@ -17,7 +18,7 @@ from tradestream.contracts import OrderUpdatedV1
 from tradestream.errors import ValidationFailed
 from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from tradestream.orders.model import FINAL_STATUSES, OPEN_STATUSES, Order, iso_now
-from tradestream.orders.ports import OrderPage, OrderStore
+from tradestream.orders.ports import OrderPage, OrderStore, PendingOrders
 from tradestream.projections.order_status import OrderStatusStore
 
 
@@ -28,6 +29,25 @@ class ByUserIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untype
 
     userId = UnicodeAttribute(hash_key=True)
     createdKey = UnicodeAttribute(range_key=True)  # createdAt#orderId: newest first, ties by id
+
+
+class PendingIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: only orders the matching engine has not reported on carry `pendingShard`."""
+
+    class Meta:
+        index_name = "pending"
+        projection = AllProjection()
+
+    pendingShard = UnicodeAttribute(hash_key=True)
+    createdKey = UnicodeAttribute(range_key=True)
+
+
+# Spread over a few partitions so the index never concentrates every new order's write on one.
+PENDING_SHARDS = 8
+
+
+def pending_shard(order_id: str) -> str:
+    return f"pending#{zlib.crc32(order_id.encode()) % PENDING_SHARDS}"
 
 
 class OrderModel(Model):
@@ -54,7 +74,9 @@ class OrderModel(Model):
     updatedAt = UnicodeAttribute()
     # The sequence guard of the order-status projection: (seq, n) of the last event applied, as one number.
     lastEventKey = NumberAttribute(default=0)
+    pendingShard = UnicodeAttribute(null=True)
     byUser = ByUserIndex()
+    pending = PendingIndex()
 
 
 def _condition_failed(exc: PutError | UpdateError) -> bool:
@@ -140,6 +162,7 @@ class DynamoOrderStore(OrderStore):
             createdAt=order.created_at,
             updatedAt=order.updated_at,
             lastEventKey=0,
+            pendingShard=pending_shard(order.id),
         )
 
     def create(self, order: Order) -> Order | None:
@@ -178,6 +201,7 @@ class DynamoOrderStore(OrderStore):
                 m.status.set(OrderStatus.REJECTED.value),
                 m.rejectReason.set(reason),
                 m.updatedAt.set(updated_at),
+                m.pendingShard.remove(),
             ],
             (m.status == OrderStatus.NEW.value) & (m.lastEventKey == 0),
         )
@@ -235,6 +259,7 @@ class DynamoOrderStatusStore(OrderStatusStore):
             m.remainingQuantity.set(update.remaining_quantity),
             m.updatedAt.set(iso_now(update.updated_at)),
             m.lastEventKey.set(key),
+            m.pendingShard.remove(),  # the engine has seen it: the reconciler can stop watching it
         ]
         if update.last_fill_price is not None:
             actions.append(m.lastFillPrice.set(update.last_fill_price))
@@ -249,3 +274,19 @@ class DynamoOrderStatusStore(OrderStatusStore):
                 return False  # already applied (a redelivery or replay), or not an order of ours
             raise
         return True
+
+
+class DynamoPendingOrders(PendingOrders):
+    def __init__(self, table_name: str) -> None:
+        self.model = bind(OrderModel, table_name)
+
+    def stragglers(self, *, created_before: str, limit: int) -> list[Order]:
+        found: list[Order] = []
+        for shard in range(PENDING_SHARDS):
+            results = self.model.pending.query(
+                f"pending#{shard}", self.model.createdKey < created_before, limit=limit - len(found)
+            )
+            found.extend(to_order(item) for item in results)
+            if len(found) >= limit:
+                break
+        return found
