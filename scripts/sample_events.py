@@ -61,6 +61,7 @@ class Expect:
     status: int | None = None
     error: str | None = None
     batch_ok: bool = False
+    result: dict[str, Any] | None = None  # the exact return value
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,21 @@ def lane_event() -> dict[str, Any]:
 
 
 # --- Kinesis stream --------------------------------------------------------------------------------------
+def scheduled_event() -> dict[str, Any]:
+    """An EventBridge Scheduled Event, as `sam local generate-event cloudwatch scheduled-event` shapes it."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": "2026-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-ReconcilerFunctionEveryMinute"],
+        "detail": {},
+    }
+
+
 def matching_batch() -> MatchingBatchV1:
     """Log entry 1 of AAPL as the lane sample commits it: one trade at the maker's price, two updates."""
     return MatchingBatchV1(
@@ -432,6 +448,14 @@ def samples() -> list[Sample]:
         ),
         Sample(
             "matching-lane-batch.json", "MatchingFunction", lane_event(), Expect(batch_ok=True), primary=True
+        ),
+        Sample(
+            "reconciler-scheduled.json",
+            "ReconcilerFunction",
+            scheduled_event(),
+            Expect(result={"resent": 0}),
+            primary=True,
+            notes=("orders younger than the grace period are left alone",),
         ),
         Sample(
             "order-status-stream-batch.json",

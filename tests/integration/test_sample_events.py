@@ -178,6 +178,8 @@ def invoke(sample: Sample, port: int, key_file: Path) -> str | None:
         ok = done.returncode == 1 and result.get("errorMessage") == expect.error
     elif expect.batch_ok:
         ok = done.returncode == 0 and result.get("batchItemFailures") == []
+    elif expect.result is not None:
+        ok = done.returncode == 0 and result == expect.result
     else:
         ok = done.returncode == 0 and result.get("statusCode") == expect.status
     return (
