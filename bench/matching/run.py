@@ -1,11 +1,4 @@
-"""Matching benchmark: one fixed-seed command stream through our book and each peer engine, in one run.
-
-    python bench/matching/run.py --commands 1000000 --seed 7
-
-Every engine runs in its own child process (fresh heap, same stream file, same timing loop); the peers
-live in bench-only venvs this script creates: bench/.venv (Python 3.11, bench/requirements.txt) and
-bench/.venv312 (Python 3.12, bench/requirements-py312.txt, for `matching-engine`).
-"""
+"""Matching benchmark: one fixed-seed command stream through our book and each peer engine, in one run."""
 
 from __future__ import annotations
 
@@ -33,6 +26,14 @@ for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
 
 # Run as a script, the repository root is importable only after the lines above.
 from bench.matching import adapters, stream  # noqa: E402
+
+EPILOG = """\
+example: python bench/matching/run.py --commands 1000000 --seed 7
+
+Every engine runs in its own child process (fresh heap, same stream file, same timing loop); the peers
+live in bench-only venvs this script creates: bench/.venv (Python 3.11, bench/requirements.txt) and
+bench/.venv312 (Python 3.12, bench/requirements-py312.txt, for matching-engine). See bench/README.md.
+"""
 
 BENCH = ROOT / "bench"
 VENV = BENCH / ".venv"
@@ -350,7 +351,7 @@ def parent(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
