@@ -12,6 +12,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
+from localcloud import callcount, faults
+
 
 class LambdaContext:
     """What AWS passes as `context`: the fields powertools and our handlers read."""
@@ -72,6 +74,7 @@ _HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 def serve(conn: Connection, spec: dict[str, Any]) -> None:
     """Entry point of the worker process (spawned, so no module state leaks in from the parent)."""
+    callcount.install_from_env(spec["logical_id"])  # opt-in; reads the host environment cleared below
     host = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
     os.environ.clear()
     os.environ.update({**host, **spec["environment"]})
@@ -80,6 +83,7 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
     prefix = f"[{spec['logical_id']}] "
     sys.stdout = _Prefixed(sys.__stdout__, prefix)  # type: ignore[arg-type]
     sys.stderr = _Prefixed(sys.__stderr__, prefix)  # type: ignore[arg-type]
+    faults.install(spec["logical_id"])  # opt-in: LOCALCLOUD_FAULTS in the function's environment
     module_name, _, function_name = spec["handler"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None
