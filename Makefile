@@ -49,6 +49,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The matching core against the pure-Python engines on PyPI (bench-only venvs under bench/). A benchmark,
+# never a timed test: see docs/benchmarks.md for the numbers and bench/README.md for the method.
+bench-matching: $(STAMP)
+	$(BIN)/python bench/matching/run.py --commands 1000000 --seed 7
+
+bench: bench-matching
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
