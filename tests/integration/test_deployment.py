@@ -208,7 +208,7 @@ def test_tables_have_their_keys_indexes_and_on_demand_billing(stack: Deployed) -
         {"AttributeName": "seq", "KeyType": "RANGE"},
     ], "the event-sourced book: one log per ticker, ordered by seq"
     orders = ddb.describe_table(TableName=stack.physical["OrdersTable"])["Table"]
-    assert [i["IndexName"] for i in orders["GlobalSecondaryIndexes"]] == ["byUser"]
+    assert [i["IndexName"] for i in orders["GlobalSecondaryIndexes"]] == ["byUser", "pending"]
 
 
 def test_expiring_tables_have_ttl(translated: Template) -> None:
@@ -386,7 +386,9 @@ def test_each_role_reaches_only_the_resources_its_function_is_configured_with(st
                     if set(statement["actions"]) & DYNAMODB_WRITES:
                         assert function != "QueryFunction", "the query function only reads"
                 elif service == {"sqs"}:
-                    assert any(v.endswith(f"/{name}") for v in configured), f"{function} may send to {name}"
+                    assert any(str(v).endswith(f"/{name}") for v in configured), (
+                        f"{function} may send to {name}"
+                    )
                 elif service == {"kinesis"}:
                     assert function == "MatchingFunction", (
                         f"only matching publishes to the stream, not {function}"
