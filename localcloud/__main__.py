@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloud import LocalCloud, Settings
+from localcloud.cloud import LocalCloud, Settings, stop_with_parent
 from localcloud.errors import InvocationError, LocalCloudError
 
 
@@ -59,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    stop_with_parent()
     cloud.start()
     assert cloud.wiring is not None
     print(

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from werkzeug.wrappers import Request, Response
 from localcloud import template as template_loader
 from localcloud.apigateway import ApiGateway, RawHeadersRequestHandler
 from localcloud.errors import LocalCloudError, PortInUse
+from localcloud.faults import ENV as FAULTS_ENV
+from localcloud.faults import FaultPlan
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import REGION
 from localcloud.pollers import KinesisShardPoller, SchedulePoller, ShardSignal, SqsPoller, _Poller
@@ -55,6 +58,17 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
+def stop_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent exits (no-op elsewhere).
+
+    `make run` keeps make as our parent: if make is killed rather than interrupted, the local cloud
+    still gets its SIGTERM and stops everything it started instead of lingering on the ports.
+    """
+    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux") and name is not None:
+        ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 @dataclass
 class Settings:
     template: Path
@@ -70,6 +84,10 @@ class Settings:
     start_pollers: bool = True
     prewarm: bool = False  # `run` turns it on; tests keep cold starts where they measure them
     start_api: bool = True
+    # Opt-in fault injection (localcloud/faults.py); LOCALCLOUD_FAULTS=<json plan> turns it on for `run`.
+    faults: FaultPlan | None = field(default_factory=FaultPlan.from_env)
+    # Overrides every queue's VisibilityTimeout, so a failed batch comes back in seconds (fault tests).
+    queue_visibility_timeout: int | None = None
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -124,6 +142,8 @@ class LocalCloud:
         self.resources: LocalResources | None = None
         self.wiring: Wiring | None = None
         self.gateway: ApiGateway | None = None
+        self.faults: FaultPlan | None = None  # the plan in force, with its state_dir
+        self._fault_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def api_url(self) -> str:
@@ -153,12 +173,19 @@ class LocalCloud:
             self._start_moto()
         self.resources = LocalResources(template, stack_name=s.stack_name, endpoint=self.endpoint)
         self.resources.provision()
+        self._shorten_visibility()
         self._seed_ssm()
         self.wiring = wire(self.resources)
+        self.faults = self._fault_plan()
         base_env = self.function_environment()
         concurrency = s.function_concurrency
         self.pools = {
-            lid: FunctionPool(spec, base_env=base_env, concurrency=concurrency)
+            lid: FunctionPool(
+                spec,
+                base_env=base_env,
+                concurrency=concurrency,
+                recycle_every=self.faults.cold_start_every_for(lid) if self.faults else 0,
+            )
             for lid, spec in self.wiring.functions.items()
         }
         if s.start_pollers:
@@ -169,6 +196,23 @@ class LocalCloud:
             # In the background and one at a time: the API answers at once, the first requests find
             # warm workers, and twelve simultaneous interpreter starts do not starve two cores.
             threading.Thread(target=self._prewarm, name="prewarm", daemon=True).start()
+
+    def _fault_plan(self) -> FaultPlan | None:
+        plan = self.settings.faults
+        if plan is None or plan.state_dir is not None:
+            return plan
+        self._fault_dir = tempfile.TemporaryDirectory(prefix="localcloud-faults-")
+        return plan.model_copy(update={"state_dir": self._fault_dir.name})
+
+    def _shorten_visibility(self) -> None:
+        timeout = self.settings.queue_visibility_timeout
+        if timeout is None:
+            return
+        assert self.resources is not None
+        sqs = client("sqs", self.endpoint)
+        for logical_id in self.resources.template.of_type("AWS::SQS::Queue"):
+            url = str(self.resources.attribute(logical_id, "Ref"))
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(timeout)})
 
     def _prewarm(self) -> None:
         for pool in list(self.pools.values()):
@@ -186,6 +230,7 @@ class LocalCloud:
             # No X-Ray daemon runs locally; the tracer would only warn on every segment.
             "POWERTOOLS_TRACE_DISABLED": "true",
             "LOCALCLOUD": "1",
+            **({FAULTS_ENV: self.faults.to_env()} if self.faults else {}),
         }
 
     def _start_moto(self) -> None:
@@ -228,6 +273,7 @@ class LocalCloud:
                             queue_url=str(res.attribute(source.source, "Ref")),
                             queue_arn=str(res.attribute(source.source, "Arn")),
                             endpoint=self.endpoint,
+                            duplicate=bool(self.faults and self.faults.duplicate_deliveries),
                         )
                     )
             else:
@@ -249,6 +295,7 @@ class LocalCloud:
                             on_failure_url=destination,
                             signal=signal,
                             leader=leader,
+                            duplicate=bool(self.faults and self.faults.duplicate_deliveries),
                         )
                     )
         for schedule in self.wiring.schedules:
@@ -317,3 +364,6 @@ class LocalCloud:
                 self._moto.kill()
                 self._moto.wait()
             self._moto = None
+        if self._fault_dir is not None:
+            self._fault_dir.cleanup()
+            self._fault_dir = None
