@@ -1,10 +1,10 @@
 """Issue 5 over HTTP against the local cloud: trades placed through POST /api/orders show up in every
-projection (transactions, positions, summary, candles, trades, tickers) within one second.
+projection (transactions, positions, summary, candles, trades, tickers).
 
 Two users register and log in over HTTP and cross orders on tickers of their own. The first trade of
 the session pays the cold starts (matching, the three projections, the query function's clients), so
-it only has a generous deadline; the measured trade comes after it, and every view must reflect it
-within one second of the taker's 202.
+it has a longer deadline; the second trade must then show in every view. The latency itself is measured
+by make bench-e2e, not asserted here.
 """
 
 from __future__ import annotations
