@@ -39,7 +39,8 @@ openapi: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/python scripts/contracts.py
 
-test: lint
+# The SAM CLI lives in its own venv (.venv-sam): its pins clash with the project's. First run ≈ 1 min.
+test: lint sam-validate
 	$(BIN)/pytest
 
 unit: $(STAMP)
