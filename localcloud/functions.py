@@ -51,9 +51,12 @@ class _Worker:
 class FunctionPool:
     """Warm workers of one function; at most `concurrency` invocations run at once."""
 
-    def __init__(self, spec: FunctionSpec, *, base_env: dict[str, str], concurrency: int = 4) -> None:
+    def __init__(
+        self, spec: FunctionSpec, *, base_env: dict[str, str], concurrency: int = 4, recycle_every: int = 0
+    ) -> None:
         self.spec = spec
         self.concurrency = concurrency
+        self.recycle_every = recycle_every  # fault injection: force cold starts every N invocations
         self._env = {
             **base_env,
             **spec.environment,
@@ -74,6 +77,8 @@ class FunctionPool:
         self._closed = False
         self.cold_starts = 0
         self.invocations = 0
+        self.forced_recycles = 0
+        self._since_recycle = 0
 
     def _start_worker(self) -> _Worker:
         parent, child = _SPAWN.Pipe()
@@ -182,6 +187,7 @@ class FunctionPool:
             if started is not None:
                 self._report(request_id, (time.monotonic() - started) * 1000, init_ms, peak_mb, outcome)
             self._release(w)
+            self._count_towards_recycle()
 
     def _report(
         self, request_id: str, duration_ms: float, init_ms: float | None, peak_mb: float, outcome: str
@@ -201,6 +207,18 @@ class FunctionPool:
             init,
             outcome,
         )
+
+    def _count_towards_recycle(self) -> None:
+        if not self.recycle_every:
+            return
+        with self._lock:
+            self._since_recycle += 1
+            due = self._since_recycle >= self.recycle_every
+            if due:
+                self._since_recycle = 0
+                self.forced_recycles += 1
+        if due:
+            self.recycle()
 
     def recycle(self) -> None:
         """Force the next invocations to cold-start: idle workers die now, busy ones when they finish."""

@@ -41,7 +41,14 @@ class SqsPoller(_Poller):
     flight is not handed out again, so two pollers never hold batches of the same group at once."""
 
     def __init__(
-        self, source: EventSource, pool: FunctionPool, *, queue_url: str, queue_arn: str, endpoint: str
+        self,
+        source: EventSource,
+        pool: FunctionPool,
+        *,
+        queue_url: str,
+        queue_arn: str,
+        endpoint: str,
+        duplicate: bool = False,
     ):
         super().__init__(f"sqs:{source.logical_id}")
         self.source = source
@@ -50,6 +57,8 @@ class SqsPoller(_Poller):
         self.queue_arn = queue_arn
         self.sqs = client("sqs", endpoint)
         self.batches = 0
+        self.duplicate = duplicate  # fault injection: every batch is delivered twice
+        self.duplicates = 0
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {k: str(v) for k, v in message.get("Attributes", {}).items()}
@@ -100,13 +109,11 @@ class SqsPoller(_Poller):
         if not messages:
             return 0
         records = [self._record(m) for m in messages]
-        failed: set[str]
-        try:
-            result = self.pool.invoke({"Records": records})
-            failed = self._failed_ids(result, {r["messageId"] for r in records})
-        except InvocationError as exc:
-            log.warning("%s: batch of %d failed: %s", self.source.function, len(records), exc)
-            failed = {r["messageId"] for r in records}
+        failed = self._invoke(records)
+        if self.duplicate:
+            # The same messages again, as SQS's at-least-once delivery may: the last outcome counts.
+            self.duplicates += 1
+            failed = self._invoke(records)
         done = [r for r in records if r["messageId"] not in failed]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
@@ -116,6 +123,15 @@ class SqsPoller(_Poller):
             )
         self.batches += 1
         return len(records)
+
+    def _invoke(self, records: list[dict[str, Any]]) -> set[str]:
+        """Invoke the function with one batch; returns the ids of the messages that failed."""
+        try:
+            result = self.pool.invoke({"Records": records})
+        except InvocationError as exc:
+            log.warning("%s: batch of %d failed: %s", self.source.function, len(records), exc)
+            return {r["messageId"] for r in records}
+        return self._failed_ids(result, {r["messageId"] for r in records})
 
     def _failed_ids(self, result: Any, batch_ids: set[str]) -> set[str]:
         if not self.source.report_item_failures or not isinstance(result, dict):
@@ -181,8 +197,11 @@ class KinesisShardPoller(_Poller):
         on_failure_url: str | None,
         signal: ShardSignal | None = None,
         leader: bool = True,
+        duplicate: bool = False,
     ) -> None:
         super().__init__(f"kinesis:{source.logical_id}:{shard_id}")
+        self.duplicate = duplicate  # fault injection: every batch that succeeds is delivered again
+        self.duplicates = 0
         self.signal = signal
         self.leader = leader
         self.source = source
@@ -268,6 +287,11 @@ class KinesisShardPoller(_Poller):
             batch, attempts = work.popleft()
             first_failed, function_error = self._invoke(batch)
             if first_failed is None:
+                if self.duplicate:
+                    # Kinesis is at least once too: the records again, as a retry from the checkpoint
+                    # would bring them. Already handled, so whatever this delivery does is not retried.
+                    self.duplicates += 1
+                    self._invoke(batch)
                 continue
             rest = batch[first_failed:]
             if function_error and self.source.bisect_on_error and len(rest) > 1:

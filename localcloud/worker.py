@@ -12,7 +12,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from localcloud import callcount
+from localcloud import callcount, faults
 
 
 class LambdaContext:
@@ -83,6 +83,7 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
     prefix = f"[{spec['logical_id']}] "
     sys.stdout = _Prefixed(sys.__stdout__, prefix)  # type: ignore[arg-type]
     sys.stderr = _Prefixed(sys.__stderr__, prefix)  # type: ignore[arg-type]
+    faults.install(spec["logical_id"])  # opt-in: LOCALCLOUD_FAULTS in the function's environment
     module_name, _, function_name = spec["handler"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None
