@@ -28,7 +28,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import boto3
 import botocore.handlers
@@ -54,25 +54,25 @@ class Kill(_Frozen):
     """Kill the worker (os._exit) at a botocore event of the functions named (empty: every function)."""
 
     name: str
-    event: str = Field(description="a botocore event, e.g. after-call.dynamodb.PutItem")
+    event: str  # a botocore event: after-call.dynamodb.PutItem, before-call.kinesis.PutRecords, ...
     functions: frozenset[str] = frozenset()
-    resource: str | None = Field(None, description="part of the call's TableName/QueueUrl/StreamName")
-    probability: float = Field(1.0, ge=0.0, le=1.0)
-    nth: int | None = Field(None, ge=1, description="only the Nth matching call of a worker process")
-    limit: int | None = Field(None, ge=1, description="at most this many kills across all workers")
+    resource: str | None = None  # part of the call's TableName / QueueUrl / StreamName
+    probability: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    nth: Annotated[int | None, Field(ge=1)] = None  # only the Nth matching call of a worker process
+    limit: Annotated[int | None, Field(ge=1)] = None  # at most this many kills across all workers
 
 
 class Throttle(_Frozen):
     """Fail this fraction of the calls to these services from the functions named (empty: every one)."""
 
-    fraction: float = Field(ge=0.0, le=1.0)
+    fraction: Annotated[float, Field(ge=0.0, le=1.0)]
     services: frozenset[str] = THROTTLED_SERVICES
     functions: frozenset[str] = frozenset()
 
 
 class FaultPlan(_Frozen):
     duplicate_deliveries: bool = False
-    cold_start_every: int = Field(0, ge=0, description="recycle a function's workers every K invocations")
+    cold_start_every: Annotated[int, Field(ge=0)] = 0  # recycle a function's workers every K invocations
     cold_start_functions: frozenset[str] = frozenset()  # empty: every function
     kills: tuple[Kill, ...] = ()
     throttle: Throttle | None = None
