@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,12 @@ from tradestream.observability import correlate, logger
 
 # 1e6 events per entry is far beyond a batch of ten commands (a sweep emits two events per level).
 EVENTS_PER_ENTRY = 1_000_000
+# A failed apply is retried in place before the invocation fails: Lambda's own retries are bounded
+# (MaximumRetryAttempts), after which it skips the records for good, since no sequence guard ever takes
+# an older event back. A write throttled beyond the SDK's retries must not cost a position its trade.
+APPLY_ATTEMPTS = 3
+APPLY_BACKOFF_SECONDS = 0.05
+_SPARE_MILLIS = 5_000  # never retry into the function's timeout
 
 
 def event_key(seq: int, n: int) -> int:
@@ -59,5 +66,25 @@ def run_projection(
         return dict(processor.response())
     entries.sort(key=lambda e: (e.ticker, e.seq))
     correlate([event.correlation_id for entry in entries for event in entry.events])
-    apply(entries)
+    _apply(apply, entries, context)
     return dict(processor.response())
+
+
+def _apply(
+    apply: Callable[[list[MatchingBatchV1]], None],
+    entries: list[MatchingBatchV1],
+    context: LambdaContext,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """apply() is idempotent (every write is guarded by (seq, n)), so running it again is always safe."""
+    for attempt in range(1, APPLY_ATTEMPTS + 1):
+        try:
+            apply(entries)
+            return
+        except Exception:
+            if attempt == APPLY_ATTEMPTS or context.get_remaining_time_in_millis() < _SPARE_MILLIS:
+                raise
+            logger.warning(
+                "applying the batch failed; retrying it in place", extra={"attempt": attempt}, exc_info=True
+            )
+            sleep(APPLY_BACKOFF_SECONDS * 2 ** (attempt - 1))
