@@ -47,10 +47,14 @@ def _is_json(content_type: str | None) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _unsupported_media_type(app: APIGatewayRestResolver) -> Response[str] | None:
-    """A 415 problem for a body that is not JSON, else None."""
+def _unsupported_media_type(
+    app: APIGatewayRestResolver, *, with_body_only: bool = True
+) -> Response[str] | None:
+    """A 415 problem for a body that is not JSON (or, with_body_only=False, a non-JSON Content-Type)."""
     event = app.current_event
-    if not event.body or _is_json(event.headers.get("content-type") or event.headers.get("Content-Type")):
+    if (with_body_only and not event.body) or _is_json(
+        event.headers.get("content-type") or event.headers.get("Content-Type")
+    ):
         return None
     # Without this, a form-encoded body would surface as "field required" errors that mislead.
     return problem(
@@ -119,6 +123,12 @@ def create_resolver() -> APIGatewayRestResolver:
             request_id=rid(),
         )
 
+    def unparseable_body(exc: ValueError) -> Response[str]:
+        # powertools parses the body by its Content-Type before any middleware of ours runs, and a
+        # multipart/form-data header without a boundary escapes it as a bare ValueError: that is the
+        # client's unsupported media type, not our 500. Any other ValueError still is a 500.
+        return _unsupported_media_type(app, with_body_only=False) or unexpected(exc)
+
     def unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return problem(
@@ -133,6 +143,7 @@ def create_resolver() -> APIGatewayRestResolver:
     app.exception_handler(TradeStreamError)(domain_error)
     app.exception_handler(RequestValidationError)(invalid_request)
     app.exception_handler(RequestUnsupportedContentType)(invalid_request)
+    app.exception_handler(ValueError)(unparseable_body)
     app.exception_handler(Exception)(unexpected)
     return app
 
