@@ -125,18 +125,40 @@ class CallTotals:
 
 def read_totals(directory: str | Path, *, labels: set[str] | None = None) -> CallTotals:
     """Sum of every process's latest counts in `directory` (optionally only some labels)."""
+    by_label = read_by_label(directory)
     calls: Counter[tuple[str, str]] = Counter()
     attempts: Counter[tuple[str, str]] = Counter()
+    for label, totals in by_label.items():
+        if labels is None or label in labels:
+            calls.update(totals.calls)
+            attempts.update(totals.attempts)
+    return CallTotals(calls=calls, attempts=attempts)
+
+
+def read_by_label(directory: str | Path) -> dict[str, CallTotals]:
+    """Each label's totals (a function's logical id, or whatever a launcher called itself)."""
+    result: dict[str, CallTotals] = {}
     for path in sorted(Path(directory).glob("*.json")):
         try:
             document = json.loads(path.read_text())
         except (OSError, ValueError):
             continue  # replaced while we read it; the next reading has it
-        if labels is not None and document.get("label") not in labels:
-            continue
+        totals = result.setdefault(
+            str(document.get("label")), CallTotals(calls=Counter(), attempts=Counter())
+        )
         for name, count in document.get("counts", {}).items():
             event, _, rest = name.partition(".")
             service, _, operation = rest.partition(".")
-            target = calls if event == "before-call" else attempts
+            target = totals.calls if event == "before-call" else totals.attempts
             target[(service, operation)] += int(count)
-    return CallTotals(calls=calls, attempts=attempts)
+    return result
+
+
+def pids_by_label(directory: str | Path) -> dict[int, str]:
+    """Which process reported under which label (to attribute CPU time to functions)."""
+    pids: dict[int, str] = {}
+    for path in Path(directory).glob("*.json"):
+        label, _, pid = path.stem.rpartition(".")
+        if pid.isdigit():
+            pids[int(pid)] = label
+    return pids
