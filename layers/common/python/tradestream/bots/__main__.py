@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=16, help="threads sending requests")
     parser.add_argument(
-        "--probe-every", type=int, default=10, help="follow every Nth order to its end (0: off)"
+        "--probe-rate",
+        type=float,
+        default=2.0,
+        help="orders a second of each kind followed to their end (0: off)",
     )
     parser.add_argument("--quiesce-timeout", type=float, default=120.0)
     parser.add_argument("--no-audit", action="store_true")
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         duration=args.duration,
         workers=args.workers,
-        probe_every=args.probe_every,
+        probe_rate=args.probe_rate,
         progress=show,
     )
     result = run.execute()

@@ -10,7 +10,6 @@ a taker's fill until its portfolio shows it.
 
 from __future__ import annotations
 
-import itertools
 import queue
 import sys
 import threading
@@ -27,8 +26,11 @@ from tradestream.bots.plan import Action, Place, Plan
 from tradestream.bots.stats import Stats, percentile
 
 FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED"})
-MAX_BACKLOG = 50  # actions waiting per worker before new ones are shed
+# An action that waited this long behind its worker's earlier ones is shed: an overloaded API makes the
+# bots offer less, as real users give up, instead of queueing without end (and a step lasting for ever).
+MAX_LAG_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 30.0
+PROBE_THREADS = 64
 # The login rate limit is 10/s per source IP with a burst of 20, and every bot shares 127.0.0.1.
 LOGIN_RATE_PER_SECOND = 8.0
 
@@ -99,7 +101,7 @@ class RunResult:
     started: float  # monotonic
     ended: float  # monotonic, when the last action was answered
     stats: Stats
-    placed: list[tuple[int, str]] = field(default_factory=list)  # (user, orderId) accepted in this run
+    placed: list[tuple[int, str, str]] = field(default_factory=list)  # (user, orderId, ticker) accepted
 
     @property
     def accepted(self) -> int:
@@ -107,7 +109,8 @@ class RunResult:
 
     @property
     def accepted_rate(self) -> float:
-        return self.accepted / max(1e-9, self.duration)
+        """Over the time the API took to answer every action (longer than `duration` when it lagged)."""
+        return self.accepted / max(1e-9, self.ended - self.started)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -140,9 +143,8 @@ class Run:
         rate: float,
         duration: float,
         workers: int = 16,
-        probe_every: int = 0,
-        probers: int = 4,
-        poll_interval: float = 0.02,
+        probe_rate: float = 0.0,
+        poll_interval: float = 0.025,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fleet = fleet
@@ -150,22 +152,29 @@ class Run:
         self.rate = rate
         self.duration = duration
         self.workers = max(1, min(workers, len(fleet.users)))
-        self.probe_every = probe_every
-        self.probers = probers
+        self.probe_rate = probe_rate
         self.poll_interval = poll_interval
         self.progress = progress
         self.stats = Stats()
-        self._queues: list[queue.Queue[Action | None]] = [queue.Queue() for _ in range(self.workers)]
-        self._probes: queue.Queue[_Probe | None] = queue.Queue()
-        self._placed: list[tuple[int, str]] = []
+        self._queues: list[queue.Queue[tuple[float, Action] | None]] = [
+            queue.Queue() for _ in range(self.workers)
+        ]
+        # Each probe polls on its own pool thread, so a slow order never delays the start of another
+        # probe (a queued probe would count its wait as latency).
+        self._probes = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
+        self._probe_local = threading.local()
+        self._next_probe = {True: 0.0, False: 0.0}  # by "crosses": takers and the rest sampled apart
+        self._placed: list[tuple[int, str, str]] = []
         self._placed_lock = threading.Lock()
-        self._counter = itertools.count()
-        self._crossing = itertools.count()
 
     # --- the workers ---------------------------------------------------------------------------------
     def _work(self, index: int) -> None:
         api = Api(self.fleet.api_url)
-        while (action := self._queues[index].get()) is not None:
+        while (item := self._queues[index].get()) is not None:
+            due, action = item
+            if time.monotonic() - due > MAX_LAG_SECONDS:
+                self.stats.add("shed")
+                continue
             try:
                 self._act(api, action)
             except (requests.RequestException, ApiError) as exc:
@@ -191,7 +200,7 @@ class Run:
             ids[action.place.client_order_id] = order_id
             self.stats.accepted(elapsed)
             with self._placed_lock:
-                self._placed.append((action.user, order_id))
+                self._placed.append((action.user, order_id, action.place.ticker))
             self._maybe_probe(action, order_id, started)
         elif response.status_code == 200:
             self.stats.add("duplicate")  # the same clientOrderId again: the stored order, nothing queued
@@ -203,27 +212,35 @@ class Run:
             self.stats.add(f"rejected.{response.status_code}")
 
     def _maybe_probe(self, action: Action, order_id: str, posted_at: float) -> None:
-        if self.probe_every <= 0:
+        """Follow at most `probe_rate` orders a second of each kind, whatever the offered rate, so the
+        probes' GETs load the system alike at every step of a curve."""
+        if self.probe_rate <= 0:
             return
-        # Crossing orders and the rest are sampled separately, so both latencies get samples.
-        counter = self._crossing if action.place.crosses else self._counter
-        if next(counter) % self.probe_every == 0:
-            self._probes.put(_Probe(action.user, order_id, action.place, posted_at))
+        kind = action.place.crosses
+        with self._placed_lock:
+            if posted_at < self._next_probe[kind]:
+                return
+            self._next_probe[kind] = posted_at + 1.0 / self.probe_rate
+        self._probes.submit(self._probe, _Probe(action.user, order_id, action.place, posted_at))
 
     # --- the probes ----------------------------------------------------------------------------------
-    def _probe_loop(self) -> None:
-        api = Api(self.fleet.api_url)
-        while (probe := self._probes.get()) is not None:
-            try:
-                self._follow(api, probe)
-            except (requests.RequestException, ApiError) as exc:
-                self.stats.add(f"error.probe.{type(exc).__name__}")
+    def _probe(self, probe: _Probe) -> None:
+        api: Api | None = getattr(self._probe_local, "api", None)
+        if api is None:
+            api = self._probe_local.api = Api(self.fleet.api_url)
+        try:
+            self._follow(api, probe)
+        except (requests.RequestException, ApiError) as exc:
+            self.stats.add(f"error.probe.{type(exc).__name__}")
 
     def _poll(
         self, fetch: Callable[[], requests.Response], done: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any] | None:
-        deadline = time.monotonic() + PROBE_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < PROBE_TIMEOUT_SECONDS:
+            # Fine-grained where the latency targets are (under half a second), coarser after: a slow
+            # order must not multiply the probes' own load on the system it is measuring.
+            time.sleep(self.poll_interval * (1 if elapsed < 0.5 else 4 if elapsed < 2 else 20))
             response = fetch()
             if response.status_code == 200:
                 body: dict[str, Any] = response.json()
@@ -231,7 +248,6 @@ class Run:
                     return body
             elif response.status_code != 404:
                 self.stats.add(f"error.probe.{response.status_code}")
-            time.sleep(self.poll_interval)
         return None
 
     def _follow(self, api: Api, probe: _Probe) -> None:
@@ -278,10 +294,6 @@ class Run:
             threading.Thread(target=self._work, args=(i,), name=f"bot-{i}", daemon=True)
             for i in range(self.workers)
         ]
-        threads += [
-            threading.Thread(target=self._probe_loop, name=f"probe-{i}", daemon=True)
-            for i in range(self.probers if self.probe_every > 0 else 0)
-        ]
         for thread in threads:
             thread.start()
         started = time.monotonic()
@@ -291,13 +303,10 @@ class Run:
         scheduled = self._schedule(started)
         for q in self._queues:
             q.put(None)
-        for thread in threads[: self.workers]:
+        for thread in threads:
             thread.join()
         ended = time.monotonic()
-        for _ in range(self.probers):
-            self._probes.put(None)
-        for thread in threads[self.workers :]:
-            thread.join()
+        self._probes.shutdown(wait=True)
         stop.set()
         reporter.join()
         return RunResult(
@@ -318,11 +327,7 @@ class Run:
             if delay > 0:
                 time.sleep(delay)
             action = next(self.plan)
-            target = self._queues[action.user % self.workers]
-            if target.qsize() >= MAX_BACKLOG:
-                self.stats.add("shed")
-                continue
-            target.put(action)
+            self._queues[action.user % self.workers].put((due, action))
         return total
 
 
