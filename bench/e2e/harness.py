@@ -1,0 +1,306 @@
+"""The pieces of the end-to-end benchmark: the local cloud child, phases of bot load, drains, CPU."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from localcloud import callcount
+from localcloud.cloud import free_port
+from tradestream.bots import Fleet, Plan, Run, RunResult, settled
+from tradestream.bots.client import Api
+from tradestream.bots.stats import percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Cloud:
+    """`bench/e2e/cloud.py` as a child on free ports, its AWS calls counted into `counts`."""
+
+    def __init__(
+        self, results: Path, *, stack_name: str = "tradestream-local", quiet_moto: bool = False
+    ) -> None:
+        self.results = results
+        self.quiet_moto = quiet_moto
+        self.counts = results / "calls"
+        self.stack_name = stack_name
+        self.aws_port = free_port()
+        self.api_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.aws_port}"
+
+    def start(self, timeout: float = 180.0) -> None:
+        self.counts.mkdir(parents=True, exist_ok=True)
+        log = (self.results / "cloud.log").open("wb")
+        env = {**os.environ, callcount.ENV: str(self.counts), "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        env.pop("AWS_ENDPOINT_URL", None)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "e2e" / "cloud.py"),
+                f"--aws-port={self.aws_port}",
+                f"--api-port={self.api_port}",
+                f"--stack-name={self.stack_name}",
+                *(["--quiet-moto"] if self.quiet_moto else []),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local cloud exited with {self.process.returncode}; see {log.name}")
+            try:
+                if requests.get(f"{self.api}/actuator/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the local cloud did not answer within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def totals(self) -> dict[str, callcount.CallTotals]:
+        time.sleep(callcount.FLUSH_SECONDS * 1.5)  # every process has written its latest counts
+        return callcount.read_by_label(self.counts)
+
+
+def lane_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+# --- CPU time of every process of the run ----------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, from /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_by_component(root: int, counts: Path) -> dict[str, float]:
+    """CPU seconds so far of the cloud child and its descendants, by what they are; plus this process."""
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)], seconds[int(entry.name)] = stat
+    labels = callcount.pids_by_label(counts)
+    result: defaultdict[str, float] = defaultdict(float)
+    for pid, cpu in seconds.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor != root:
+            continue
+        if pid == root:
+            result["localcloud: API edge + pollers"] += cpu
+        elif pid in labels:
+            result[f"function: {labels[pid]}"] += cpu
+        else:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                cmdline = b""
+            result["moto" if b"motoserver" in cmdline else "other"] += cpu
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["bench process: bots + probes"] += usage.ru_utime + usage.ru_stime
+    return dict(result)
+
+
+# --- phases ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    result: RunResult
+    drain: float | None  # seconds after the last answer until everything was final or resting
+    calls: dict[str, callcount.CallTotals]
+    cpu: dict[str, float]  # CPU seconds per process kind during the phase
+    wall_start: datetime
+    wall_end: datetime
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def offered(self) -> float:
+        return self.result.rate
+
+    @property
+    def seconds(self) -> float:
+        """From the first action to the moment everything was final or resting."""
+        return (self.result.ended - self.result.started) + (self.drain or 0.0)
+
+    @property
+    def completed_rate(self) -> float:
+        return self.result.accepted / self.seconds if self.drain is not None else 0.0
+
+    @property
+    def keeps_up(self) -> bool:
+        """The API answered every action within the step (no backlog at the bots), nearly all of them
+        were accepted, and the pipeline drained promptly after the last one: it processed at least
+        ~90% of what was offered, as it was offered."""
+        if self.drain is None:
+            return False
+        result = self.result
+        accepted_enough = result.accepted >= 0.95 * result.scheduled
+        answered_in_time = result.ended - result.started <= 1.1 * result.duration + 1.0
+        return accepted_enough and answered_in_time and self.drain <= max(2.5, 0.1 * result.duration)
+
+    def latency(self, kind: str, q: float) -> float | None:
+        samples = {
+            "final": self.result.stats.latencies.to_final,
+            "position": self.result.stats.latencies.to_position,
+            "post": self.result.stats.latencies.post,
+        }[kind]
+        return percentile(samples, q)
+
+    def calls_total(self) -> Counter[tuple[str, str]]:
+        total: Counter[tuple[str, str]] = Counter()
+        for totals in self.calls.values():
+            total.update(totals.calls)
+        return total
+
+
+def diff(
+    after: dict[str, callcount.CallTotals], before: dict[str, callcount.CallTotals]
+) -> dict[str, callcount.CallTotals]:
+    empty = callcount.CallTotals(calls=Counter(), attempts=Counter())
+    return {label: totals - before.get(label, empty) for label, totals in after.items()}
+
+
+class Bench:
+    """One local cloud, one fleet, one plan; phases run one after another, each drained before the next."""
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        fleet: Fleet,
+        plan: Plan,
+        *,
+        sqs: Any,
+        lane_url: str,
+        workers: int,
+        probe_rate: float,
+        poll_interval: float,
+        show: Callable[[str], None],
+    ) -> None:
+        self.cloud = cloud
+        self.fleet = fleet
+        self.plan = plan
+        self.sqs = sqs
+        self.lane_url = lane_url
+        self.workers = workers
+        self.probe_rate = probe_rate
+        self.poll_interval = poll_interval
+        self.show = show
+        self.api = Api(fleet.api_url)
+
+    def drain(self, result: RunResult, timeout: float) -> float | None:
+        """Seconds until the lane is empty and the last order of every ticker is final or resting.
+
+        One shard, read in order by the order-status projection: once the last order of each ticker
+        shows its status, every earlier entry of the stream has been applied to the orders table.
+        """
+        last: dict[str, tuple[int, str]] = {}
+        for user, order_id, ticker in result.placed:
+            last[ticker] = (user, order_id)
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if lane_depth(self.sqs, self.lane_url) == 0 and all(
+                self._settled(user, order_id) for user, order_id in last.values()
+            ):
+                return time.monotonic() - started
+            time.sleep(0.25)  # each pass costs a queue read and a GET per ticker
+        return None
+
+    def _settled(self, user: int, order_id: str) -> bool:
+        response = self.api.order(self.fleet.users[user], order_id)
+        return response.status_code == 200 and settled(response.json())
+
+    def phase(self, name: str, rate: float, seconds: float, *, drain_timeout: float = 600.0) -> Phase:
+        self.show(f"--- {name}: {rate:.1f} orders/s offered for {seconds:.0f}s")
+        before = self.cloud.totals()
+        cpu_before = self._cpu()
+        wall_start = datetime.now(UTC)
+        run = Run(
+            self.fleet,
+            self.plan,
+            rate=rate,
+            duration=seconds,
+            workers=self.workers,
+            probe_rate=self.probe_rate,
+            poll_interval=self.poll_interval,
+            progress=self.show,
+        )
+        result = run.execute()
+        drained = self.drain(result, timeout=drain_timeout)
+        wall_end = datetime.now(UTC)
+        calls = diff(self.cloud.totals(), before)
+        cpu_after = self._cpu()
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
+        phase = Phase(name, result, drained, calls, cpu, wall_start, wall_end)
+        self.show(
+            f"    accepted {result.accepted}/{result.scheduled} ({result.accepted_rate:.1f}/s), "
+            f"drained in {'-' if drained is None else f'{drained:.1f}s'}, "
+            f"completed {phase.completed_rate:.1f}/s, final p99 {_ms(phase.latency('final', 0.99))}, "
+            f"keeps up: {phase.keeps_up}"
+        )
+        return phase
+
+    def _cpu(self) -> dict[str, float]:
+        assert self.cloud.process is not None
+        return cpu_by_component(self.cloud.process.pid, self.cloud.counts)
+
+    def idle(self, seconds: float) -> dict[str, callcount.CallTotals]:
+        """Calls the idle pipeline makes (pollers) over `seconds`."""
+        before = self.cloud.totals()
+        time.sleep(seconds)
+        return diff(self.cloud.totals(), before)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f} ms"

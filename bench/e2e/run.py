@@ -1,0 +1,283 @@
+"""End-to-end benchmark: the bots against a fresh local cloud, against the emulator's own floor.
+
+    python bench/e2e/run.py            # the default run: a few minutes
+    python bench/e2e/run.py --full     # 30 s curve steps and the 2-minute sustained run across 10 tickers
+
+One run reports: the latency-vs-offered-load curve (POST /api/orders to the order final or resting via
+GET, and to the taker's position), the saturation point and p99 at 80% of it, a sustained run with its
+AWS calls per order by service and operation next to the floor the design implies, the emulator floor
+measured on the same moto (floor.py), the pipeline as a fraction of it, CPU by component, and the audit.
+Results land in bench/results/e2e-<time>/ (results.json, summary.md, the PNG, the cloud's log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+# Run as a script, the repository root is importable only after the lines above.
+from bench.e2e import floor, report  # noqa: E402
+from bench.e2e.harness import Bench, Cloud, Phase  # noqa: E402
+from tradestream.adapters.dynamodb.attributes import compress_json  # noqa: E402
+from tradestream.audit import AuditConfig, render  # noqa: E402
+from tradestream.audit.reader import log_entry, scan  # noqa: E402
+from tradestream.audit.runner import names_from_template, session  # noqa: E402
+from tradestream.bots import DEFAULT_MIX, Fleet, Plan, personas, tickers, wait_for_quiescence  # noqa: E402
+from tradestream.bots.audit import settled_audit  # noqa: E402
+from tradestream.bots.simulation import printer  # noqa: E402
+from tradestream.contracts import OrderPlacedV1, TradeExecutedV1  # noqa: E402
+from tradestream.lane.state import LogEntry  # noqa: E402
+
+TEMPLATE = ROOT / "template.yaml"
+RESULTS = ROOT / "bench" / "results"
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--full", action="store_true", help="30 s steps, 120 s sustained across 10 tickers")
+    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--tickers", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rates", default="10,20,40,60,80", help="offered orders/s of the curve")
+    parser.add_argument(
+        "--step-seconds", type=float, default=None, help="each curve step (default 15, full 30)"
+    )
+    parser.add_argument("--sustained-seconds", type=float, default=None, help="default 40, full 120")
+    parser.add_argument("--sustained-rate", type=float, default=None, help="default: the saturation rate")
+    parser.add_argument("--max-rate", type=float, default=240.0, help="the saturation search stops here")
+    parser.add_argument(
+        "--probe-rate", type=float, default=1.0, help="orders a second of each kind followed (resting, taker)"
+    )
+    parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between a probe's GETs")
+    parser.add_argument("--workers", type=int, default=24, help="bot threads sending requests")
+    parser.add_argument("--floor-threads", type=int, default=4, help="client threads of the floor replay")
+    parser.add_argument(
+        "--quiet-moto", action="store_true", help="experiment: moto without its per-request log line"
+    )
+    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "e2e-latency.png")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.step_seconds = args.step_seconds or (30.0 if args.full else 10.0)
+    args.sustained_seconds = args.sustained_seconds or (120.0 if args.full else 40.0)
+    if args.full:
+        args.tickers = max(args.tickers, 10)
+    return args
+
+
+def saturation_search(bench: Bench, curve: list[Phase], args: argparse.Namespace) -> list[Phase]:
+    """Steps above (or between) the curve's rates until the highest rate that keeps up is bracketed."""
+    extra: list[Phase] = []
+    phases = list(curve)
+
+    def best_ok() -> Phase | None:
+        ok = [p for p in phases if p.keeps_up]
+        return max(ok, key=lambda p: p.offered) if ok else None
+
+    def first_fail() -> Phase | None:
+        low = best_ok()
+        failing = [p for p in phases if not p.keeps_up and (low is None or p.offered > low.offered)]
+        return min(failing, key=lambda p: p.offered) if failing else None
+
+    while first_fail() is None:
+        low = best_ok()
+        rate = (low.offered if low else 10.0) * 1.5
+        if rate > args.max_rate:
+            return extra
+        phase = bench.phase(f"saturation search {rate:.0f}/s", rate, args.step_seconds)
+        phases.append(phase)
+        extra.append(phase)
+    for _ in range(2):  # bisect the bracket twice: the saturation rate to within a quarter of it
+        low, high = best_ok(), first_fail()
+        assert high is not None
+        low_rate = low.offered if low else high.offered / 2
+        if high.offered - low_rate <= max(2.0, 0.1 * high.offered):
+            break
+        rate = round((low_rate + high.offered) / 2, 1)
+        phase = bench.phase(f"saturation search {rate:.0f}/s", rate, args.step_seconds)
+        phases.append(phase)
+        extra.append(phase)
+    return extra
+
+
+def sustained_entries(cloud: Cloud, phase: Phase) -> list[LogEntry]:
+    """The log entries the sustained phase committed (read back from the book log)."""
+    names = names_from_template(TEMPLATE, cloud.stack_name)
+    dynamodb = session(cloud.host).client("dynamodb")
+    start, end = phase.wall_start - timedelta(seconds=1), phase.wall_end + timedelta(seconds=1)
+    entries = [log_entry(item) for item in scan(dynamodb, names["BookLogTable"])]
+    return [e for e in entries if start <= e.committed_at <= end]
+
+
+def workload(entries: list[LogEntry]) -> dict[str, float]:
+    """What the sustained phase's log looks like: the sizes the AWS model in docs/scaling.md needs."""
+    if not entries:
+        return {}
+    commands = sum(len(e.commands) for e in entries)
+    placed = sum(1 for e in entries for c in e.commands if isinstance(c, OrderPlacedV1))
+    events = sum(len(e.events) for e in entries)
+    trades = sum(1 for e in entries for v in e.events if isinstance(v, TradeExecutedV1))
+    record_bytes = [len(r.model_dump_json(by_alias=True)) for e in entries for r in e.records()]
+    item_bytes = [len(compress_json(e.to_item())) for e in entries]
+    return {
+        "entries": len(entries),
+        "commands_per_entry": round(commands / len(entries), 2),
+        "cancels_per_order": round((commands - placed) / placed, 3) if placed else 0.0,
+        "events_per_command": round(events / commands, 2),
+        "trades_per_order": round(trades / placed, 3) if placed else 0.0,
+        "record_bytes_mean": round(sum(record_bytes) / len(record_bytes)),
+        "log_item_bytes_mean": round(sum(item_bytes) / len(item_bytes)),
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = ""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    import moto  # noqa: PLC0415 - only for its version
+
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "moto": getattr(moto, "__version__", "?"),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out: Path = args.out or RESULTS / f"e2e-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    show = printer()
+    info = machine()
+    cloud = Cloud(out, quiet_moto=args.quiet_moto)
+    print(f"results in {out}; local cloud on {cloud.api} and {cloud.endpoint}", file=sys.stderr)
+    # SIGTERM unwinds like Ctrl-C, so the `finally` below stops the local cloud and its workers.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+    cloud.start()
+    try:
+        return run(args, cloud, out, info, show)
+    finally:
+        cloud.stop()
+
+
+def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any], show: Any) -> int:
+    started = time.monotonic()
+    clients = session(cloud.host)
+    sqs = clients.client("sqs")
+    lane_url = sqs.get_queue_url(QueueName=names_from_template(TEMPLATE, cloud.stack_name)["OrdersLane"])[
+        "QueueUrl"
+    ]
+    fleet = Fleet.of(cloud.api, args.users, seed=args.seed)
+    show(f"signing in {args.users} users (logins paced under the per-IP limit)")
+    fleet.sign_in()
+    plan = Plan(
+        seed=args.seed,
+        roles=personas(args.users, DEFAULT_MIX),
+        symbols=tickers(args.tickers),
+        run=uuid.uuid4().hex[:6],
+    )
+    bench = Bench(
+        cloud,
+        fleet,
+        plan,
+        sqs=sqs,
+        lane_url=lane_url,
+        workers=args.workers,
+        probe_rate=args.probe_rate,
+        poll_interval=args.poll_interval,
+        show=show,
+    )
+    # Warm every function's worker pool (cold starts are not what this measures), then read the idle rate.
+    bench.phase("warm-up", 10.0, 10.0)
+    idle_seconds = 10.0
+    idle = bench.idle(idle_seconds)
+    curve = [bench.phase(f"curve {rate}/s", float(rate), args.step_seconds) for rate in args.rates.split(",")]
+    search = saturation_search(bench, curve, args)
+    steps = sorted([*curve, *search], key=lambda p: p.offered)
+    keeping = [p for p in steps if p.keeps_up]
+    saturation = max(keeping, key=lambda p: p.offered) if keeping else None
+    eighty: Phase | None = None
+    if saturation is not None:
+        eighty = bench.phase("80% of saturation", round(0.8 * saturation.offered, 1), args.step_seconds)
+    sustained_rate = args.sustained_rate or (saturation.offered if saturation else 10.0)
+    sustained = bench.phase(
+        f"sustained {args.sustained_seconds:.0f}s",
+        sustained_rate,
+        args.sustained_seconds,
+        drain_timeout=600.0,
+    )
+    show("--- floor: the design's calls for the sustained phase's log entries, straight against moto")
+    entries = sustained_entries(cloud, sustained)
+    floor_result = floor.replay(
+        entries, endpoint=cloud.endpoint, template=TEMPLATE, threads=args.floor_threads
+    )
+    show(
+        f"    floor: {floor_result.orders} orders ({floor_result.commands} commands, "
+        f"{floor_result.entries} entries) "
+        f"in {floor_result.seconds:.1f}s = {floor_result.orders_per_second:.1f} orders/s"
+    )
+    show("--- quiescence (every order of every user final or resting), then the audit")
+    quiet = wait_for_quiescence(fleet, timeout=300.0, progress=show)
+    config = AuditConfig(
+        stack_name=cloud.stack_name,
+        template=TEMPLATE,
+        endpoint=cloud.host,
+        grace=timedelta(seconds=30),
+        fail_on_dead_letters=True,
+    )
+    data, audit_report = settled_audit(config, progress=show)
+    (out / "audit.txt").write_text(render(data, audit_report, show=50))
+    results = report.collect(
+        args=args,
+        info={**info, "load_average_at_end": os.getloadavg(), "wall_seconds": time.monotonic() - started},
+        idle=idle,
+        idle_seconds=idle_seconds,
+        steps=steps,
+        saturation=saturation,
+        eighty=eighty,
+        sustained=sustained,
+        floor_result=floor_result,
+        floor_expected=floor.expected_calls(entries),
+        workload=workload(entries),
+        quiescent_after=quiet,
+        audit_ok=audit_report.ok,
+        audit_violations=[str(v) for v in audit_report.violations],
+        dead_letters=len(data.dead_letters),
+    )
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    report.plot(steps, saturation, eighty, [out / "e2e-latency.png", args.png])
+    summary = report.markdown(results)
+    (out / "summary.md").write_text(summary)
+    print(summary)
+    print(render(data, audit_report, show=10), file=sys.stderr)
+    return 0 if audit_report.ok and quiet is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
