@@ -96,3 +96,27 @@ sam-validate: $(SAM_VENV)/bin/sam
 # Rewrites events/*.json from scripts/sample_events.py (tests/integration/test_sample_events.py fails on drift).
 events: $(STAMP)
 	$(BIN)/python scripts/sample_events.py
+
+# --- the platform under load (issue 9): invariant audit, trading bots, end-to-end benchmark ------------
+.PHONY: audit bots bench-e2e
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
+
+# matplotlib for the benchmark's curve (the bench extra), on top of the dev install.
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# Checks every invariant on the tables of a running deployment: by default `make run`'s local cloud
+# (127.0.0.1:4566, stack tradestream-local); AUDIT_ARGS="--endpoint HOST:PORT --stack-name NAME" otherwise.
+audit: $(STAMP)
+	$(BIN)/python -m tradestream.audit $(AUDIT_ARGS)
+
+# Simulated traders against a running API (`make run`'s on 127.0.0.1:3000), then quiescence and the audit;
+# BOTS_ARGS="--users 40 --tickers 10 --rate 20 --duration 60 --seed 7" and so on.
+bots: $(STAMP)
+	$(BIN)/python -m tradestream.bots $(BOTS_ARGS)
+
+# The end-to-end benchmark on a fresh local cloud of its own (free ports): a few minutes; BENCH_ARGS=--full
+# for 30 s curve steps and the 2-minute sustained run across 10 tickers. Results land in bench/results/.
+bench-e2e: $(BENCH_STAMP)
+	$(BIN)/python bench/e2e/run.py $(BENCH_ARGS)
