@@ -9,6 +9,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from botocore.exceptions import ClientError, EndpointConnectionError
+
 from tradestream.audit.runner import DEFAULT_ENDPOINT, AuditConfig, render, run_audit
 
 
@@ -47,7 +49,23 @@ def main(argv: list[str] | None = None) -> int:
         fail_on_dead_letters=args.fail_on_dead_letters,
         peek_limit=args.peek,
     )
-    data, report = run_audit(config)
+    try:
+        data, report = run_audit(config)
+    except EndpointConnectionError as exc:
+        print(
+            f"audit: nothing answers at {exc.kwargs.get('endpoint_url')}: start the local cloud (make run) "
+            "or point --endpoint at a deployment",
+            file=sys.stderr,
+        )
+        return 2
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in (
+            "ResourceNotFoundException",
+            "AWS.SimpleQueueService.NonExistentQueue",
+        ):
+            raise
+        print(f"audit: stack {config.stack_name!r} is not there ({exc}); --stack-name?", file=sys.stderr)
+        return 2
     if args.json:
         print(
             json.dumps(
