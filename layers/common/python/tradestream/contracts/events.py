@@ -2,18 +2,59 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+)
 
 from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from tradestream.money import to_str
 
+
+def _wire_decimal(value: object) -> object:
+    """Decimals travel as strings (JSON numbers are tolerated), nothing else.
+
+    Found by fuzzing the lane: pydantic also takes a three-element array as Decimal's (sign, digits,
+    exponent) tuple, and a malformed one escaped validation as a bare ValueError, failing the batch.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("a decimal must be a string or a number")
+    return value
+
+
+def _writable(value: Decimal) -> Decimal:
+    """Refuse a decimal that has no exact canonical string ("1e999": more digits than money keeps).
+
+    Found by fuzzing the lane: such a command parsed, then failed every commit when the log entry was
+    serialized, so its ticker's batch was retried until SQS gave up on it, without a reason.
+    """
+    try:
+        to_str(value)
+    except InvalidOperation:
+        raise ValueError("the number has more digits than can be kept exactly") from None
+    return value
+
+
 # Canonical decimal strings on the wire ("10", "0.5"): numbers would lose exactness in JSON parsers.
-DecimalStr = Annotated[Decimal, PlainSerializer(to_str, return_type=str, when_used="json")]
+DecimalStr = Annotated[
+    Decimal,
+    BeforeValidator(_wire_decimal),
+    AfterValidator(_writable),
+    PlainSerializer(to_str, return_type=str, when_used="json"),
+]
 Ticker = Annotated[str, Field(pattern=r"^[A-Z0-9.]{1,16}$")]
+# Timestamps carry their offset: found by fuzzing the stream, a naive executedAt parsed, then failed the
+# market-data projection on every retry (candle buckets are UTC) until Lambda skipped the record.
+Instant = AwareDatetime
 
 
 class _Contract(BaseModel):
@@ -41,7 +82,7 @@ class OrderPlacedV1(_Contract):
     self_trade_prevention: SelfTradePrevention = Field(
         default=SelfTradePrevention.CANCEL_TAKER, alias="selfTradePrevention"
     )
-    created_at: datetime = Field(alias="createdAt")
+    created_at: Instant = Field(alias="createdAt")
 
     @property
     def command_id(self) -> str:
@@ -53,7 +94,7 @@ class OrderCancelRequestedV1(_Contract):
     order_id: str = Field(alias="orderId", min_length=1, max_length=64)
     user_id: str = Field(alias="userId", min_length=1, max_length=64)
     ticker: Ticker
-    requested_at: datetime = Field(alias="requestedAt")
+    requested_at: Instant = Field(alias="requestedAt")
 
     @property
     def command_id(self) -> str:
@@ -77,7 +118,7 @@ class TradeExecutedV1(_StreamContract):
     taker_order_id: str = Field(alias="takerOrderId")
     maker_user_id: str = Field(alias="makerUserId")
     taker_user_id: str = Field(alias="takerUserId")
-    executed_at: datetime = Field(alias="executedAt")
+    executed_at: Instant = Field(alias="executedAt")
 
     @property
     def buyer(self) -> tuple[str, str]:
@@ -103,7 +144,7 @@ class OrderUpdatedV1(_StreamContract):
     last_fill_price: DecimalStr | None = Field(default=None, alias="lastFillPrice")
     avg_fill_price: DecimalStr | None = Field(default=None, alias="avgFillPrice")
     reason: str | None = None
-    updated_at: datetime = Field(alias="updatedAt")
+    updated_at: Instant = Field(alias="updatedAt")
 
 
 class MatchingBatchV1(_Contract):
@@ -116,7 +157,7 @@ class MatchingBatchV1(_Contract):
     type: Literal["matching.batch.v1"] = "matching.batch.v1"
     ticker: Ticker
     seq: int = Field(ge=1)
-    committed_at: datetime = Field(alias="committedAt")
+    committed_at: Instant = Field(alias="committedAt")
     events: list[Annotated[TradeExecutedV1 | OrderUpdatedV1, Field(discriminator="type")]]
 
 

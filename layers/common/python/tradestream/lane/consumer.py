@@ -14,7 +14,9 @@ from tradestream.observability import correlate
 from tradestream.observability import logger as log
 
 
-def _reason(exc: ValidationError) -> str:
+def _reason(exc: ValueError) -> str:
+    if not isinstance(exc, ValidationError):  # a parser that failed without pydantic's report
+        return f"body: {exc}"[:1000]
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())[
         :1000
     ]
@@ -34,7 +36,7 @@ class LaneConsumer:
             group = (record.get("attributes") or {}).get("MessageGroupId")
             try:
                 command = parse_lane_command(record["body"])
-            except ValidationError as exc:
+            except ValueError as exc:  # pydantic's ValidationError is one
                 if not self._park(record, _reason(exc), group):
                     failed.add(message_id)
                 continue
