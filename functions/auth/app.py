@@ -89,7 +89,7 @@ def _tokens(result: LoginResult) -> Response[dict[str, Any]]:
     )
 
 
-@app.post("/api/users/register")
+@app.post("/api/users/register", status_code=201)
 def register(body: Credentials) -> Response[dict[str, str]]:
     user = service().register(body.username, body.password)
     return Response(201, "application/json", {"userId": user.user_id, "username": user.username})
@@ -106,7 +106,7 @@ def refresh(body: RefreshRequest) -> Response[dict[str, Any]]:
     return _tokens(service().refresh(body.refresh_token))
 
 
-@app.post("/api/auth/logout")
+@app.post("/api/auth/logout", status_code=204)
 def logout(body: RefreshRequest) -> Response[str]:
     service().logout(body.refresh_token, caller_user_id=caller_of(app.current_event.raw_event).user_id)
     return Response(204, None, "")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tradestream.adapters.dynamodb.lane import DynamoBookViewStore
@@ -35,11 +36,16 @@ def service() -> OrderService:
     return OrderService(store=DynamoOrderStore(s.orders_table), lane=SqsLane(s.lane_queue_url))
 
 
+_ACCEPTED = OpenAPIResponse(description="The order, NEW, queued on its ticker's lane")
+_REPLAYED = OpenAPIResponse(description="The order placed before with this clientOrderId")
+
+
 def _request_id() -> str:
     return request_id_of(app.current_event.raw_event)
 
 
-@app.post("/api/orders")
+# 202: a new order, queued; 200: the order placed before under the same clientOrderId.
+@app.post("/api/orders", status_code=202, responses={200: _REPLAYED, 202: _ACCEPTED})
 def place_order(body: PlaceOrderRequest) -> Response[dict[str, Any]]:
     caller = caller_of(app.current_event.raw_event)
     order, created = service().place(caller, body, correlation_id=_request_id())
@@ -78,12 +84,12 @@ def _cancel(order_id: str) -> Response[dict[str, Any]]:
     return Response(202, "application/json", order.to_json())
 
 
-@app.post("/api/orders/<order_id>/cancel")
+@app.post("/api/orders/<order_id>/cancel", status_code=202)
 def cancel_order(order_id: str) -> Response[dict[str, Any]]:
     return _cancel(order_id)
 
 
-@app.delete("/api/orders/<order_id>")
+@app.delete("/api/orders/<order_id>", status_code=202)
 def delete_order(order_id: str) -> Response[dict[str, Any]]:
     return _cancel(order_id)
 
