@@ -121,15 +121,16 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def cpu_by_component(root: int, counts: Path) -> dict[str, float]:
-    """CPU seconds so far of the cloud child and its descendants, by what they are; plus this process."""
+def cpu_by_process(root: int, counts: Path) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of the cloud child and each descendant (pid -> (what it is, seconds)), and of
+    this process under pid 0."""
     parents: dict[int, int] = {}
     seconds: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
             parents[int(entry.name)], seconds[int(entry.name)] = stat
     labels = callcount.pids_by_label(counts)
-    result: defaultdict[str, float] = defaultdict(float)
+    result: dict[int, tuple[str, float]] = {}
     for pid, cpu in seconds.items():
         ancestor = pid
         while ancestor not in (root, 0, 1) and ancestor in parents:
@@ -137,18 +138,29 @@ def cpu_by_component(root: int, counts: Path) -> dict[str, float]:
         if ancestor != root:
             continue
         if pid == root:
-            result["localcloud: API edge + pollers"] += cpu
+            result[pid] = ("localcloud: API edge + pollers", cpu)
         elif pid in labels:
-            result[f"function: {labels[pid]}"] += cpu
+            result[pid] = (f"function: {labels[pid]}", cpu)
         else:
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 cmdline = b""
-            result["moto" if b"motoserver" in cmdline else "other"] += cpu
+            result[pid] = ("moto" if b"motoserver" in cmdline else "other", cpu)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result["bench process: bots + probes"] += usage.ru_utime + usage.ru_stime
-    return dict(result)
+    result[0] = ("bench process: bots + probes", usage.ru_utime + usage.ru_stime)
+    return result
+
+
+def cpu_between(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds spent between two readings, by what the processes are. A process that exited in
+    between (a recycled worker) is missing from `after`: its last seconds are not counted."""
+    spent: defaultdict[str, float] = defaultdict(float)
+    for pid, (label, cpu) in after.items():
+        spent[label] += cpu - before.get(pid, (label, 0.0))[1]
+    return dict(spent)
 
 
 # --- phases ------------------------------------------------------------------------------------------
@@ -280,8 +292,7 @@ class Bench:
         drained = self.drain(result, timeout=drain_timeout)
         wall_end = datetime.now(UTC)
         calls = diff(self.cloud.totals(), before)
-        cpu_after = self._cpu()
-        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
+        cpu = cpu_between(cpu_before, self._cpu())
         phase = Phase(name, result, drained, calls, cpu, wall_start, wall_end)
         self.show(
             f"    accepted {result.accepted}/{result.scheduled} ({result.accepted_rate:.1f}/s), "
@@ -291,9 +302,9 @@ class Bench:
         )
         return phase
 
-    def _cpu(self) -> dict[str, float]:
+    def _cpu(self) -> dict[int, tuple[str, float]]:
         assert self.cloud.process is not None
-        return cpu_by_component(self.cloud.process.pid, self.cloud.counts)
+        return cpu_by_process(self.cloud.process.pid, self.cloud.counts)
 
     def idle(self, seconds: float) -> dict[str, callcount.CallTotals]:
         """Calls the idle pipeline makes (pollers) over `seconds`."""

@@ -12,6 +12,7 @@ from typing import Any
 from bench.e2e.floor import FloorResult
 from bench.e2e.harness import Phase
 from localcloud.callcount import CallTotals
+from tradestream.bots.stats import percentile
 
 PROJECTIONS = {"OrderStatusFunction", "JournalFunction", "PortfolioFunction", "MarketDataFunction"}
 TARGET_P99_SECONDS = 0.5
@@ -53,6 +54,16 @@ def step(phase: Phase) -> dict[str, Any]:
             for kind, attr in (("post", "post"), ("final", "to_final"), ("position", "to_position"))
         },
         "probe_timeouts": result.stats.latencies.timeouts,
+        "segments_ms": segments(phase),
+    }
+
+
+def segments(phase: Phase) -> dict[str, dict[str, float | None]]:
+    """Percentiles of each leg of POST -> final/resting (see tradestream.bots.stats.Latencies)."""
+    legs = list(zip(*phase.result.stats.latencies.segments, strict=True)) or [(), (), ()]
+    return {
+        name: {q: _ms(percentile(list(values), p)) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+        for name, values in zip(("api", "lane", "stream"), legs, strict=True)
     }
 
 
@@ -193,6 +204,21 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"At 80% of it ({eighty['offered']} orders/s): POST -> final/resting p50 {lat['p50']} ms, "
             f"p95 {lat['p95']} ms, p99 {lat['p99']} ms (n = {lat['n']})"
+        )
+    lines += [
+        "",
+        "Where the time goes (ms; from each probed order's createdAt and updatedAt): api = POST sent to the "
+        "order written, lane = written to committed by matching, stream = committed to seen by GET",
+        "",
+        "| run | api p50 | p99 | lane p50 | p99 | stream p50 | p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in [*results["steps"], *([eighty] if eighty else []), results["sustained"]]:
+        seg = row["segments_ms"]
+        lines.append(
+            f"| {row['name']} | {_cell(seg['api']['p50'])} | {_cell(seg['api']['p99'])} "
+            f"| {_cell(seg['lane']['p50'])} | {_cell(seg['lane']['p99'])} "
+            f"| {_cell(seg['stream']['p50'])} | {_cell(seg['stream']['p99'])} |"
         )
     lines += [
         "",

@@ -62,9 +62,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sustained-rate", type=float, default=None, help="default: the saturation rate")
     parser.add_argument("--max-rate", type=float, default=240.0, help="the saturation search stops here")
     parser.add_argument(
-        "--probe-rate", type=float, default=1.0, help="orders a second of each kind followed (resting, taker)"
+        "--probe-rate",
+        type=float,
+        default=0.5,
+        help="orders a second of each kind followed (resting, taker); their GETs load the API too",
     )
-    parser.add_argument("--poll-interval", type=float, default=0.025, help="seconds between a probe's GETs")
+    parser.add_argument(
+        "--poll-interval", type=float, default=0.05, help="seconds between a probe's GETs (its first second)"
+    )
     parser.add_argument("--workers", type=int, default=24, help="bot threads sending requests")
     parser.add_argument("--floor-threads", type=int, default=4, help="client threads of the floor replay")
     parser.add_argument(

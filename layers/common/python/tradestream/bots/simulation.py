@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -129,7 +130,15 @@ class _Probe:
     user: int
     order_id: str
     place: Place
-    posted_at: float
+    posted_at: float  # monotonic
+    posted_wall: float  # time.time(), to compare with the order's own timestamps
+
+
+def _segments(posted_wall: float, order: dict[str, Any], seen_wall: float) -> tuple[float, float, float]:
+    """(POST -> createdAt, createdAt -> updatedAt, updatedAt -> seen), in seconds."""
+    created = datetime.fromisoformat(order["createdAt"]).timestamp()
+    updated = datetime.fromisoformat(order["updatedAt"]).timestamp()
+    return created - posted_wall, updated - created, seen_wall - updated
 
 
 class Run:
@@ -144,7 +153,7 @@ class Run:
         duration: float,
         workers: int = 16,
         probe_rate: float = 0.0,
-        poll_interval: float = 0.025,
+        poll_interval: float = 0.05,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fleet = fleet
@@ -221,7 +230,8 @@ class Run:
             if posted_at < self._next_probe[kind]:
                 return
             self._next_probe[kind] = posted_at + 1.0 / self.probe_rate
-        self._probes.submit(self._probe, _Probe(action.user, order_id, action.place, posted_at))
+        posted_wall = time.time() - (time.monotonic() - posted_at)
+        self._probes.submit(self._probe, _Probe(action.user, order_id, action.place, posted_at, posted_wall))
 
     # --- the probes ----------------------------------------------------------------------------------
     def _probe(self, probe: _Probe) -> None:
@@ -238,9 +248,9 @@ class Run:
     ) -> dict[str, Any] | None:
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < PROBE_TIMEOUT_SECONDS:
-            # Fine-grained where the latency targets are (under half a second), coarser after: a slow
+            # Fine-grained where the latency targets are (under a second), coarser after: a slow
             # order must not multiply the probes' own load on the system it is measuring.
-            time.sleep(self.poll_interval * (1 if elapsed < 0.5 else 4 if elapsed < 2 else 20))
+            time.sleep(self.poll_interval * (1 if elapsed < 1 else 5 if elapsed < 5 else 20))
             response = fetch()
             if response.status_code == 200:
                 body: dict[str, Any] = response.json()
@@ -257,6 +267,7 @@ class Run:
             self.stats.probe(final=None, position=None, timed_out=True)
             return
         final = time.monotonic() - probe.posted_at
+        segments = _segments(probe.posted_wall, order, time.time())
         position: float | None = None
         if probe.place.crosses and order["filledQuantity"] not in ("0", None):
             # The position's updatedAt is the execution time of its last fill; the order's is the same
@@ -266,10 +277,10 @@ class Run:
                 lambda p: str(p["updatedAt"]) >= order["updatedAt"],
             )
             if seen is None:
-                self.stats.probe(final=final, position=None, timed_out=True)
+                self.stats.probe(final=final, position=None, timed_out=True, segments=segments)
                 return
             position = time.monotonic() - probe.posted_at
-        self.stats.probe(final=final, position=position, timed_out=False)
+        self.stats.probe(final=final, position=position, timed_out=False, segments=segments)
 
     # --- the run -----------------------------------------------------------------------------------------
     def _report(self, started: float, stop: threading.Event) -> None:

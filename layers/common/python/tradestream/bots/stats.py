@@ -25,6 +25,10 @@ class Latencies:
     to_final: list[float] = field(default_factory=list)
     to_position: list[float] = field(default_factory=list)
     post: list[float] = field(default_factory=list)  # the POST round trip itself
+    # Where the time to "final or resting" went, from the order's own timestamps (one clock, one host):
+    # POST sent -> createdAt (the edge and the orders function), createdAt -> updatedAt (the lane and the
+    # matching commit), updatedAt -> seen by GET (stream, order-status projection, the GET itself).
+    segments: list[tuple[float, float, float]] = field(default_factory=list)
     timeouts: int = 0
 
     def summary(self) -> dict[str, dict[str, float | None] | int]:
@@ -63,8 +67,17 @@ class Stats:
             self.latencies.post.append(post_seconds)
             self.accepted_at.append(time.monotonic())
 
-    def probe(self, *, final: float | None, position: float | None, timed_out: bool) -> None:
+    def probe(
+        self,
+        *,
+        final: float | None,
+        position: float | None,
+        timed_out: bool,
+        segments: tuple[float, float, float] | None = None,
+    ) -> None:
         with self._lock:
+            if segments is not None:
+                self.latencies.segments.append(segments)
             if final is not None:
                 self.latencies.to_final.append(final)
             if position is not None:
