@@ -6,6 +6,7 @@ import os
 import threading
 from typing import Any, TypeVar
 
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -57,3 +58,8 @@ def bind(model: type[M], table_name: str) -> type[M]:
     bound = type(f"{model.__name__}_{table_name}", (model,), {"Meta": meta})
     _share_client(bound)
     return bound
+
+
+def condition_failed(exc: PynamoDBException) -> bool:
+    """Whether a write was refused by its condition (the expected outcome of every guarded write)."""
+    return exc.cause_response_code == "ConditionalCheckFailedException"

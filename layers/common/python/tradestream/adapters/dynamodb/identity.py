@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.auth import BucketState
 from tradestream.errors import UsernameTaken
 from tradestream.identity.ports import RateLimitStore, SessionRecord, SessionStore, UserRecord, UserStore
 
 _BUCKET_TTL_SECONDS = 3600
-
-
-def _condition_failed(exc: PutError | UpdateError | DeleteError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class UserModel(Model):
@@ -51,7 +47,7 @@ class DynamoUserStore(UserStore):
         try:
             item.save(condition=self._model.username.does_not_exist())
         except PutError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 raise UsernameTaken(f"username {user.username!r} is taken") from exc
             raise
 
@@ -72,7 +68,7 @@ class DynamoUserStore(UserStore):
         try:
             m(username).update(actions=[m.passwordHash.set(new_hash)], condition=m.passwordHash == old_hash)
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -112,7 +108,7 @@ class DynamoSessionStore(SessionStore):
                 condition=(m.currentJti == expected_jti) & (m.revoked == False),  # noqa: E712 (pynamodb expression)
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -122,7 +118,7 @@ class DynamoSessionStore(SessionStore):
         try:
             m(family_id).update(actions=[m.revoked.set(True)], condition=m.familyId.exists())
         except UpdateError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
 
 
@@ -152,7 +148,7 @@ class DynamoRateLimitStore(RateLimitStore):
                 expiresAt=state.updated_at_ms // 1000 + _BUCKET_TTL_SECONDS,
             ).save(condition=condition)
         except PutError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -17,7 +17,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.portfolio import Side
 from tradestream.projections.errors import GuardConflict
@@ -37,10 +37,6 @@ def _counter_name(counter: CounterKey) -> str:
     if counter.day is None:
         return f"{_TOTAL}{counter.ticker}"
     return f"{_DAY}{counter.day.isoformat()}#{counter.ticker}"
-
-
-def _condition_failed(exc: UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class ByUserTickerIndex(GlobalSecondaryIndex["TransactionModel"]):  # type: ignore[no-untyped-call]
@@ -148,7 +144,7 @@ class DynamoTransactionStore(TransactionStore):
         try:
             item.update(actions=[m.rows.add(rows), m.lastEventKey.set(last_key)], condition=condition)
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

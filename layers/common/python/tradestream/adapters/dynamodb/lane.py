@@ -9,17 +9,13 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import CompressedJSONAttribute, compress_json, decompress_json
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.lane.ports import BookLog, BookViewStore, SnapshotStore
 from tradestream.lane.state import LogEntry
 from tradestream.observability import logger as log
 
 # DynamoDB items stop at 400 KB; a compressed book above this is skipped (the log still rebuilds it).
 _MAX_SNAPSHOT_BYTES = 350_000
-
-
-def _condition_failed(exc: PutError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class BookLogModel(Model):
@@ -51,7 +47,7 @@ class DynamoBookLog(BookLog):
                 condition=self.model.ticker.does_not_exist()
             )
         except PutError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -92,7 +88,7 @@ class DynamoSnapshotStore(SnapshotStore):
         try:
             m(ticker, head=head, state=state).save(condition=m.ticker.does_not_exist() | (m.head < head))
         except PutError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
 
 
@@ -107,7 +103,7 @@ class DynamoBookViewStore(BookViewStore):
         try:
             m(ticker, seq=seq, bids=bids, asks=asks).save(condition=m.ticker.does_not_exist() | (m.seq < seq))
         except PutError as exc:
-            if not _condition_failed(exc):  # an older view arriving late changes nothing
+            if not condition_failed(exc):  # an older view arriving late changes nothing
                 raise
 
     def get(self, ticker: str) -> tuple[int, list[tuple[str, str, int]], list[tuple[str, str, int]]] | None:

@@ -18,7 +18,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.marketdata import Candle, CandleKey, Interval
 from tradestream.matching import Side
@@ -28,10 +28,6 @@ from tradestream.queries.market_data import MarketDataReader
 
 CACHE_ITEMS = 5_000
 MARKET = "ALL"
-
-
-def _condition_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 def _series(ticker: str, interval: Interval) -> str:
@@ -152,7 +148,7 @@ class DynamoCandleStore(CandleStore):
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False  # moved under us: the next load reads the table
             raise
         self._cache[candle.key] = candle
@@ -208,7 +204,7 @@ class DynamoTickerStore(TickerStore):
                 actions=actions, condition=m.lastEventKey.does_not_exist() | (m.lastEventKey < key)
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

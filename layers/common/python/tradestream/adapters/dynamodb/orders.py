@@ -13,7 +13,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.contracts import OrderUpdatedV1
 from tradestream.errors import ValidationFailed
 from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
@@ -77,10 +77,6 @@ class OrderModel(Model):
     pendingShard = UnicodeAttribute(null=True)
     byUser = ByUserIndex()
     pending = PendingIndex()
-
-
-def _condition_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 def to_order(item: OrderModel) -> Order:
@@ -169,7 +165,7 @@ class DynamoOrderStore(OrderStore):
         try:
             self._item(order).save(condition=self.model.orderId.does_not_exist())
         except PutError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             existing = self.get(order.id)
             if existing is None:  # deleted in between: cannot happen with our API, refuse loudly
@@ -188,7 +184,7 @@ class DynamoOrderStore(OrderStore):
         try:
             item.update(actions=actions, condition=condition)
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         return to_order(item)
@@ -270,7 +266,7 @@ class DynamoOrderStatusStore(OrderStatusStore):
         try:
             m(update.order_id).update(actions=actions, condition=m.orderId.exists() & (m.lastEventKey < key))
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False  # already applied (a redelivery or replay), or not an order of ours
             raise
         return True

@@ -18,7 +18,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind
+from tradestream.adapters.dynamodb.base import bind, condition_failed
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.portfolio import Position
 from tradestream.projections.guard import key_of, seq_key_of
@@ -26,10 +26,6 @@ from tradestream.projections.portfolio import LastPrice, LastPriceStore, Positio
 from tradestream.queries.portfolio import PortfolioReader
 
 CACHE_ITEMS = 10_000
-
-
-def _condition_failed(exc: PutError | UpdateError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
 
 
 class PositionModel(Model):
@@ -104,7 +100,7 @@ class DynamoPositionStore(PositionStore):
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False  # moved under us: the next load reads the table
             raise
         self._cache[key] = new
@@ -130,7 +126,7 @@ class DynamoLastPriceStore(LastPriceStore):
                 condition=m.lastEventKey.does_not_exist() | (m.lastEventKey < key),
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
