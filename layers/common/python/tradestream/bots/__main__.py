@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--probe-rate",
         type=float,
-        default=2.0,
-        help="orders a second of each kind followed to their end (0: off)",
+        default=0.5,
+        help="orders a second of each kind followed to their end (0: off); their GETs load the API too",
     )
     parser.add_argument("--quiesce-timeout", type=float, default=120.0)
     parser.add_argument("--no-audit", action="store_true")
