@@ -3,8 +3,8 @@
 Two users trade on tickers of their own (unique per test). Order status is eventually consistent
 (matching, then the order-status projection), so tests poll GET /api/orders/{id} against a deadline;
 the first pair pays the matching and projection functions' cold starts. How fast a warm pair fills is
-a benchmark (make bench-e2e), not asserted here. The recovery test recycles the matching function's workers, so its next batch
-is a cold start that must rebuild the book from the snapshot and the log.
+a benchmark (make bench-e2e), not asserted here. The recovery test recycles the matching function's
+workers, so its next batch is a cold start that must rebuild the book from the snapshot and the log.
 """
 
 from __future__ import annotations
