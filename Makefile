@@ -120,3 +120,11 @@ bots: $(STAMP)
 # for 30 s curve steps and the 2-minute sustained run across 10 tickers. Results land in bench/results/.
 bench-e2e: $(BENCH_STAMP)
 	$(BIN)/python bench/e2e/run.py $(BENCH_ARGS)
+
+# --- fault injection (issue 9) ---------------------------------------------------------------------------
+.PHONY: chaos
+# The bots for a few minutes against a fresh local cloud (free ports) with every fault at once: duplicate
+# deliveries, killed workers, forced cold starts, throttling, poison; ends with the audit and the DLQ check,
+# exit 1 on any violation. CHAOS_ARGS="--duration 300 --rate 10 --kill 0.05 --throttle 0.02" and so on.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.faults.chaos $(CHAOS_ARGS)
