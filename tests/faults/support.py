@@ -371,6 +371,15 @@ class Outcome:
     report: Report
     fired: Counter[str]
 
+    def dead_letter_problems(self, *, redelivered: bool) -> list[str]:
+        return dead_letter_problems(
+            lane_poison=self.lane_poison,
+            stream_poison=self.stream_poison,
+            lane_dlq=self.lane_dlq,
+            projections_dlq=self.projections_dlq,
+            redelivered=redelivered,
+        )
+
     @property
     def audit(self) -> str:
         return render(self.data, self.report, show=50)
@@ -416,7 +425,14 @@ def run_under_fault(cloud: LocalCloud, *, tickers: tuple[str, ...], rounds: int)
     )
 
 
-def dead_letter_problems(outcome: Outcome, *, redelivered: bool) -> list[str]:
+def dead_letter_problems(
+    *,
+    lane_poison: set[str],
+    stream_poison: set[str],
+    lane_dlq: list[DeadLetter],
+    projections_dlq: list[DeadLetter],
+    redelivered: bool,
+) -> list[str]:
     """The DLQs must hold exactly the poison, each with a reason, and no batch a projection gave up on.
 
     Every consumer parks each poison message once: the matching function each lane message, each of
@@ -425,18 +441,16 @@ def dead_letter_problems(outcome: Outcome, *, redelivered: bool) -> list[str]:
     on the FIFO lane DLQ, which drops a repeat by its deduplication id within five minutes.
     """
     problems = []
-    lane = Counter(letter.source_id for letter in outcome.lane_dlq)
-    if set(lane) != outcome.lane_poison:
-        problems.append(
-            f"lane DLQ holds {sorted(map(str, lane))}, the poison was {sorted(outcome.lane_poison)}"
-        )
+    lane = Counter(letter.source_id for letter in lane_dlq)
+    if set(lane) != lane_poison:
+        problems.append(f"lane DLQ holds {sorted(map(str, lane))}, the poison was {sorted(lane_poison)}")
     problems += [f"lane poison {source} parked {n} times" for source, n in lane.items() if n != 1]
-    exhausted = [letter for letter in outcome.projections_dlq if letter.retries_exhausted]
+    exhausted = [letter for letter in projections_dlq if letter.retries_exhausted]
     if exhausted:
         problems.append(f"projection batches given up on: {[letter.body for letter in exhausted]}")
-    parked = Counter(letter.source_id for letter in outcome.projections_dlq if not letter.retries_exhausted)
-    if set(parked) != outcome.stream_poison:
-        held, poison = sorted(map(str, parked)), sorted(outcome.stream_poison)
+    parked = Counter(letter.source_id for letter in projections_dlq if not letter.retries_exhausted)
+    if set(parked) != stream_poison:
+        held, poison = sorted(map(str, parked)), sorted(stream_poison)
         problems.append(f"projections DLQ holds {held}, the poison was {poison}")
     consumers = len(PROJECTIONS)
     problems += [
@@ -446,7 +460,7 @@ def dead_letter_problems(outcome: Outcome, *, redelivered: bool) -> list[str]:
     ]
     problems += [
         f"dead letter without a reason: {letter.body[:80]!r}"
-        for letter in [*outcome.lane_dlq, *outcome.projections_dlq]
+        for letter in [*lane_dlq, *projections_dlq]
         if not letter.retries_exhausted and not letter.reason
     ]
     return problems

@@ -16,7 +16,7 @@ import pytest
 
 from localcloud.faults import FaultPlan, Kill, Throttle
 from localcloud.pollers import KinesisShardPoller, SqsPoller
-from tests.faults.support import PROJECTIONS, Outcome, dead_letter_problems, faulty_cloud, run_under_fault
+from tests.faults.support import PROJECTIONS, Outcome, faulty_cloud, run_under_fault
 
 pytestmark = pytest.mark.e2e
 
@@ -152,7 +152,7 @@ def test_the_audit_passes(outcome: Outcome) -> None:
 
 
 def test_the_dead_letter_queues_hold_exactly_the_poison(kind: str, outcome: Outcome) -> None:
-    assert dead_letter_problems(outcome, redelivered=FAULTS[kind].redelivered) == []
+    assert outcome.dead_letter_problems(redelivered=FAULTS[kind].redelivered) == []
 
 
 def test_the_pipeline_still_moves(outcome: Outcome) -> None:
