@@ -125,6 +125,6 @@ bench-e2e: $(BENCH_STAMP)
 .PHONY: chaos
 # The bots for a few minutes against a fresh local cloud (free ports) with every fault at once: duplicate
 # deliveries, killed workers, forced cold starts, throttling, poison; ends with the audit and the DLQ check,
-# exit 1 on any violation. CHAOS_ARGS="--duration 300 --rate 10 --kill 0.05 --throttle 0.02" and so on.
+# exit 1 on any violation. CHAOS_ARGS="--duration 300 --rate 8 --kill 0.05 --seed 11" and so on.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.faults.chaos $(CHAOS_ARGS)
