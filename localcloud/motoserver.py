@@ -23,6 +23,7 @@ from typing import Any
 
 import moto
 from moto.core.utils import unix_time
+from moto.kinesis import models as kinesis_models
 from moto.server import main as moto_main
 from moto.sqs import models
 from moto.sqs.models import _filter_message_attributes
@@ -128,8 +129,30 @@ def patch() -> bool:
     return True
 
 
+_SHARD_LOCK = threading.Lock()
+
+
+def patch_kinesis() -> bool:
+    """Serialise Kinesis shard puts: moto's Shard.put_record reads the last sequence number and then
+    appends ("not safe for concurrency", says its own comment), so two concurrent PutRecords on one
+    shard could get the same number and one record silently replaced the other."""
+    shard = getattr(kinesis_models, "Shard", None)
+    put_record = getattr(shard, "put_record", None)
+    if put_record is None:
+        warnings.warn("moto's Kinesis internals changed; shard puts left unserialised", stacklevel=2)
+        return False
+
+    def locked_put_record(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _SHARD_LOCK:
+            return put_record(self, *args, **kwargs)
+
+    setattr(shard, "put_record", locked_put_record)  # noqa: B010 - mypy forbids method assignment
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     patch()
+    patch_kinesis()
     moto_main(argv)
 
 
