@@ -81,3 +81,18 @@ def test_the_handler_path_retries_too() -> None:
     )
     assert response == {"batchItemFailures": []}
     assert apply.calls == 2
+
+
+def test_entries_ahead_of_a_poison_record_that_could_not_be_parked_are_applied() -> None:
+    """Lambda retries from the lowest failed record and counts the ones before it as done."""
+    good, later = entries()
+    event = kinesis_event([good, b"not json", later])
+    dead_letters = InMemoryDeadLetters()
+    dead_letters.fail = True  # the DLQ send is throttled
+    applied: list[MatchingBatchV1] = []
+
+    response = run_projection(event, context(), apply=applied.extend, dead_letters=dead_letters)
+
+    poison = event["Records"][1]["kinesis"]["sequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": poison}]}
+    assert good in applied  # checkpointed by Lambda: applied now or never

@@ -61,9 +61,10 @@ def run_projection(
 
     with processor(event["Records"], parse, lambda_context=context):
         processor.process()
-    if processor.fail_messages:
-        # Parking failed for some record: retry the batch from there rather than lose it.
-        return dict(processor.response())
+    # A record whose parking failed is reported and Lambda retries from it, but it counts every record
+    # before it as done: their entries must be applied now (found by the throttling fault, which lost
+    # every entry ahead of a poison record whose DLQ send was throttled). Entries after it come again
+    # with the retry, and the guards drop them then.
     entries.sort(key=lambda e: (e.ticker, e.seq))
     correlate([event.correlation_id for entry in entries for event in entry.events])
     _apply(apply, entries, context)
