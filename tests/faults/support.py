@@ -70,11 +70,6 @@ def aws(cloud: LocalCloud, service: str) -> Any:
     return client(service, cloud.endpoint)
 
 
-def table(cloud: LocalCloud, logical_id: str) -> str:
-    assert cloud.resources is not None
-    return cloud.resources.names[logical_id]
-
-
 def queue_url(cloud: LocalCloud, logical_id: str) -> str:
     assert cloud.resources is not None
     return str(cloud.resources.attribute(logical_id, "Ref"))
