@@ -38,6 +38,7 @@ class MatchingService:
         self._snapshot_every = max(1, snapshot_every)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lanes: dict[str, TickerLane] = {}
+        self._stale_views: set[str] = set()  # tickers whose view write failed in this container
 
     def lane(self, ticker: str) -> TickerLane:
         lane = self._lanes.get(ticker)
@@ -76,6 +77,10 @@ class MatchingService:
                     continue
                 entries.append(entry)
             self._publisher.publish([record for e in entries for record in e.records()])
+            if not fresh and (repeats or ticker in self._stale_views):
+                # A redelivery: the worker that committed may have died before it wrote the view (found
+                # by the chaos run: the book view stayed one entry behind the log until the next order).
+                self._save_view(lane, lane.head)
             return
         raise LaneConflict(f"{ticker}: the log head kept moving under us")
 
@@ -108,13 +113,19 @@ class MatchingService:
         self._after_commit(lane, entry)
         return entry
 
-    def _after_commit(self, lane: TickerLane, entry: LogEntry) -> None:
-        """The view and snapshots are derived data: failing them never fails the committed batch."""
+    def _save_view(self, lane: TickerLane, seq: int) -> None:
         bids, asks = lane.book.depth(VIEW_DEPTH)
         try:
-            self._views.save(lane.ticker, entry.seq, _levels(bids), _levels(asks))
+            self._views.save(lane.ticker, seq, _levels(bids), _levels(asks))
         except Exception:
-            log.exception("%s: book view not saved at seq %d", lane.ticker, entry.seq)
+            log.exception("%s: book view not saved at seq %d", lane.ticker, seq)
+            self._stale_views.add(lane.ticker)
+        else:
+            self._stale_views.discard(lane.ticker)
+
+    def _after_commit(self, lane: TickerLane, entry: LogEntry) -> None:
+        """The view and snapshots are derived data: failing them never fails the committed batch."""
+        self._save_view(lane, entry.seq)
         if entry.seq % self._snapshot_every == 0:
             try:
                 self._snapshots.save(lane.ticker, lane.snapshot())

@@ -1,0 +1,66 @@
+"""The book view catches up with the log on a redelivery (found by `make chaos`).
+
+A matching worker killed right after its commit never wrote the view; the redelivered batch only
+republishes the committed entry, and the view stayed one entry behind the log until the ticker's next
+order. A view write that failed (throttled) is retried by the container's next batch of that ticker.
+"""
+
+from __future__ import annotations
+
+from tests.fakes.lane import (
+    InMemoryBookLog,
+    InMemoryBookViewStore,
+    InMemorySnapshotStore,
+    RecordingPublisher,
+)
+from tests.unit.lane.builders import NOW, TICKER, place
+from tradestream.lane.service import MatchingService
+from tradestream.lane.state import Command
+from tradestream.matching import Side
+
+
+class Died(Exception):
+    """The worker dying between the commit and the view write."""
+
+
+def service(log: InMemoryBookLog, views: InMemoryBookViewStore) -> MatchingService:
+    return MatchingService(
+        log=log,
+        snapshots=InMemorySnapshotStore(),
+        views=views,
+        publisher=RecordingPublisher(),
+        snapshot_every=100,
+        clock=lambda: NOW,
+    )
+
+
+def test_a_redelivered_batch_writes_the_view_its_committer_never_wrote() -> None:
+    log, views = InMemoryBookLog(), InMemoryBookViewStore()
+    commands: list[Command] = [
+        place("o1", Side.SELL, "5", "10"),
+        place("o2", Side.BUY, "2", "10", user="ben"),
+    ]
+    dying = service(log, views)
+    views.fail = True  # stands for the worker dying after the log put: the view is never written
+    dying.process(TICKER, commands)
+    views.fail = False
+    assert log.seqs(TICKER) == [1] and views.get(TICKER) is None
+
+    service(log, views).process(TICKER, commands)  # the redelivery, in a fresh container
+
+    view = views.get(TICKER)
+    assert view is not None and view[0] == 1
+    assert view[2] == [("10", "3", 1)]  # the rest of o1 on the ask
+
+
+def test_a_failed_view_write_is_retried_by_the_next_batch_of_that_ticker() -> None:
+    log, views = InMemoryBookLog(), InMemoryBookViewStore()
+    matching = service(log, views)
+    views.fail = True
+    matching.process(TICKER, [place("o1", Side.SELL, "5", "10")])
+    views.fail = False
+
+    matching.process(TICKER, [place("o1", Side.SELL, "5", "10")])  # a duplicate delivery of it
+
+    view = views.get(TICKER)
+    assert view is not None and view[0] == 1
