@@ -10,12 +10,13 @@ against moto 5.2.5) breaks the order of a message group, which is the whole poin
 - a long poll spins the CPU while every visible message belongs to a group in flight.
 The replacement keeps moto's signature and semantics otherwise (redrive to the DLQ on receive,
 retention, attribute filtering). If moto's internals no longer look as expected, moto is left as
-it is and a warning says so.
+it is and a warning says so. It also drops moto's per-request overheads (localcloud/motospeed.py).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import warnings
 from copy import deepcopy
@@ -27,6 +28,8 @@ from moto.kinesis import models as kinesis_models
 from moto.server import main as moto_main
 from moto.sqs import models
 from moto.sqs.models import _filter_message_attributes
+
+from localcloud import motospeed
 
 _LOCK = threading.RLock()
 _POLL_SECONDS = 0.05
@@ -150,10 +153,18 @@ def patch_kinesis() -> bool:
     return True
 
 
+STOCK_SERVING = "--stock-serving"  # an experiment's switch: moto's own request handling, unpatched
+
+
 def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
     patch()
     patch_kinesis()
-    moto_main(argv)
+    if STOCK_SERVING in args:
+        args.remove(STOCK_SERVING)
+    else:
+        motospeed.install()
+    moto_main(args)
 
 
 if __name__ == "__main__":

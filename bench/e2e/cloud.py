@@ -24,7 +24,7 @@ for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from localcloud import callcount  # noqa: E402 - importable once the lines above ran
+from localcloud import callcount, motoserver  # noqa: E402 - importable once the lines above ran
 from localcloud.cloud import LocalCloud, Settings, wait_for_port  # noqa: E402
 from tradestream.auth import generate_dev_keypair  # noqa: E402
 
@@ -38,7 +38,9 @@ def main() -> int:
     parser.add_argument("--stack-name", default="tradestream-local")
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
     parser.add_argument(
-        "--quiet-moto", action="store_true", help="run moto without its request log (bench/e2e/moto_quiet.py)"
+        "--stock-moto",
+        action="store_true",
+        help="run moto with its own request handling (without localcloud/motospeed.py)",
     )
     args = parser.parse_args()
     if callcount.install_from_env("localcloud") is None:
@@ -51,12 +53,14 @@ def main() -> int:
     }
     moto: subprocess.Popen[bytes] | None = None
     external: str | None = None
-    if args.quiet_moto:
+    if args.stock_moto:
         # Started here instead of by the local cloud, which then uses it as an external endpoint.
         moto = subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "bench" / "e2e" / "moto_quiet.py"),
+                "-m",
+                "localcloud.motoserver",
+                motoserver.STOCK_SERVING,
                 "-H",
                 "127.0.0.1",
                 "-p",

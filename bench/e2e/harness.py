@@ -30,10 +30,10 @@ class Cloud:
     """`bench/e2e/cloud.py` as a child on free ports, its AWS calls counted into `counts`."""
 
     def __init__(
-        self, results: Path, *, stack_name: str = "tradestream-local", quiet_moto: bool = False
+        self, results: Path, *, stack_name: str = "tradestream-local", stock_moto: bool = False
     ) -> None:
         self.results = results
-        self.quiet_moto = quiet_moto
+        self.stock_moto = stock_moto
         self.counts = results / "calls"
         self.stack_name = stack_name
         self.aws_port = free_port()
@@ -64,7 +64,7 @@ class Cloud:
                 f"--aws-port={self.aws_port}",
                 f"--api-port={self.api_port}",
                 f"--stack-name={self.stack_name}",
-                *(["--quiet-moto"] if self.quiet_moto else []),
+                *(["--stock-moto"] if self.stock_moto else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,11 +1,12 @@
-"""How much of moto's capacity its own request log takes: the floor replayed against two moto servers.
+"""What moto's per-request overheads cost: the floor replayed against two moto servers.
 
     python bench/e2e/moto_experiment.py --orders 600 --rounds 3
 
 The same seeded workload (the bots' plan, run through the real engine into log entries, about two
 commands per entry as the end-to-end benchmark sees) is replayed with floor.py against moto as the
-local cloud runs it and against moto without werkzeug's per-request log line (moto_quiet.py),
-alternating, so both see the same machine load. Prints floor orders/s of each, per round and median.
+local cloud runs it and against moto with its own request handling (`--stock-serving`: without
+localcloud/motospeed.py), alternating, so both see the same machine load. Prints floor orders/s of
+each, per round and median.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
         sys.path.insert(0, _path)
 
 from bench.e2e import floor  # noqa: E402 - importable once the lines above ran
+from localcloud import motoserver  # noqa: E402
 from localcloud.cloud import free_port, wait_for_port  # noqa: E402
 from tradestream.bots.plan import DEFAULT_MIX, Plan, personas, tickers  # noqa: E402
 from tradestream.contracts import OrderCancelRequestedV1, OrderPlacedV1  # noqa: E402
@@ -32,7 +34,7 @@ from tradestream.orders.service import order_id_for  # noqa: E402
 
 SERVERS = {
     "moto as the local cloud runs it": [sys.executable, "-m", "localcloud.motoserver"],
-    "moto without its request log": [sys.executable, str(ROOT / "bench" / "e2e" / "moto_quiet.py")],
+    "moto's own request handling": [sys.executable, "-m", "localcloud.motoserver", motoserver.STOCK_SERVING],
 }
 
 

@@ -124,7 +124,7 @@ def collect(
                 "poll_interval",
                 "workers",
                 "floor_threads",
-                "quiet_moto",
+                "stock_moto",
             )
         },
         "idle_calls_per_second": {

@@ -73,7 +73,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=24, help="bot threads sending requests")
     parser.add_argument("--floor-threads", type=int, default=4, help="client threads of the floor replay")
     parser.add_argument(
-        "--quiet-moto", action="store_true", help="experiment: moto without its per-request log line"
+        "--stock-moto",
+        action="store_true",
+        help="experiment: moto's own request handling, without localcloud/motospeed.py",
     )
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "e2e-latency.png")
     parser.add_argument("--out", type=Path, default=None)
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     show = printer()
     info = machine()
-    cloud = Cloud(out, quiet_moto=args.quiet_moto)
+    cloud = Cloud(out, stock_moto=args.stock_moto)
     print(f"results in {out}; local cloud on {cloud.api} and {cloud.endpoint}", file=sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so the `finally` below stops the local cloud and its workers.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))

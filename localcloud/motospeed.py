@@ -1,0 +1,118 @@
+"""moto's per-request overheads that have nothing to do with emulating AWS, removed from our moto server.
+
+A py-spy profile of the local cloud's moto under the end-to-end benchmark (moto 5.2.5, see
+docs/benchmarks.md) put most of its samples outside the service backends:
+- routing: `DomainDispatcherApplication.get_backend_for_host` lists moto's package directory
+  (`os.listdir` plus an `isdir` per entry) and then tries hundreds of URL regexes, on every request,
+  to map a host name that is one of a few dozen strings to its backend (~14% of samples);
+- werkzeug's access-log line per request, formatted and written under the logging lock, then thrown
+  away by the local cloud (~11%);
+- SQS `Queue.attributes` builds every attribute of the queue, including three counts that walk all of
+  its messages, wherever moto wants one of them: `ContentBasedDeduplication` on every send (three
+  times) and `MessageRetentionPeriod` for every message a receive hands out (~11%).
+Each fix keeps moto's answers as they were: routing is memoised per host (the mapping is static), the
+log level of werkzeug's logger is raised, and queue attributes are computed one at a time, when asked.
+moto is a dependency we do not fork, so these are patches applied at start-up; if moto's internals no
+longer look as expected a patch is skipped with a warning and moto just stays slower.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from moto.core.utils import camelcase_to_underscores, unix_time
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.sqs import models as sqs_models
+
+
+def memoise_routing() -> bool:
+    original = getattr(DomainDispatcherApplication, "get_backend_for_host", None)
+    if original is None:
+        warnings.warn("moto's dispatcher changed; routing left unmemoised", stacklevel=2)
+        return False
+    routes: dict[str, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host is None:
+            return None
+        try:
+            return routes[host]
+        except KeyError:
+            # Called under the dispatcher's own lock, so one thread fills each entry.
+            backend = routes[host] = original(self, host)
+            return backend
+
+    setattr(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host)  # noqa: B010
+    return True
+
+
+def quiet_access_log() -> None:
+    # werkzeug logs each request at INFO on its own logger; above INFO the call returns at once.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+_NAMES: dict[str, str] = {}
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """`Queue.attributes` as moto computes it (same keys, same values), one attribute per lookup."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+        keys = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            keys += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            keys += queue.KMS_ATTRIBUTES
+        self._keys = keys
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        queue = self._queue
+        if key == "Policy" and queue.policy:
+            return queue.policy
+        if key == "RedrivePolicy" and queue.redrive_policy:
+            return json.dumps(queue.redrive_policy)
+        name = _NAMES.get(key)
+        if name is None:
+            name = _NAMES[key] = camelcase_to_underscores(key)
+        value = getattr(queue, name)
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def lazy_queue_attributes() -> bool:
+    queue = sqs_models.Queue
+    backend = sqs_models.SQSBackend
+    expected = ("BASE_ATTRIBUTES", "FIFO_ATTRIBUTES", "KMS_ATTRIBUTES", "attributes")
+    if not all(hasattr(queue, name) for name in expected) or not hasattr(
+        backend, "is_message_valid_based_on_retention_period"
+    ):
+        warnings.warn("moto's SQS queue attributes changed; left as they are", stacklevel=2)
+        return False
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+    setattr(queue, "attributes", property(QueueAttributes))  # noqa: B010
+    setattr(  # noqa: B010
+        backend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period
+    )
+    return True
+
+
+def install() -> None:
+    memoise_routing()
+    quiet_access_log()
+    lazy_queue_attributes()

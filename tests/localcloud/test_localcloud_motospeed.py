@@ -1,0 +1,125 @@
+"""moto with localcloud.motospeed's patches answers as moto does without them (in-process, restored after)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.server import ThreadedMotoServer
+from moto.sqs import models
+
+from localcloud import motospeed
+from localcloud.cloud import free_port
+from localcloud.resources import client
+
+_TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
+
+
+@pytest.fixture
+def patched() -> Iterator[None]:
+    saved = (
+        models.Queue.__dict__["attributes"],
+        models.SQSBackend.is_message_valid_based_on_retention_period,
+        DomainDispatcherApplication.get_backend_for_host,
+    )
+    assert motospeed.lazy_queue_attributes()
+    assert motospeed.memoise_routing()
+    try:
+        yield
+    finally:
+        setattr(models.Queue, "attributes", saved[0])  # noqa: B010
+        setattr(models.SQSBackend, "is_message_valid_based_on_retention_period", saved[1])  # noqa: B010
+        setattr(DomainDispatcherApplication, "get_backend_for_host", saved[2])  # noqa: B010
+
+
+def scenario() -> dict[str, Any]:
+    """Queues of every kind with messages visible, in flight and delayed; what SQS says of them."""
+    seen: dict[str, Any] = {}
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])
+        dlq_arn = arn["Attributes"]["QueueArn"]
+        fifo = sqs.create_queue(
+            QueueName="lane.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true", "VisibilityTimeout": "30"},
+        )["QueueUrl"]
+        plain = sqs.create_queue(
+            QueueName="plain",
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+                "KmsMasterKeyId": "alias/aws/sqs",
+                "Policy": json.dumps({"Version": "2012-10-17", "Statement": []}),
+            },
+        )["QueueUrl"]
+        for n in range(4):
+            sqs.send_message(QueueUrl=fifo, MessageBody=f"f{n}", MessageGroupId=f"g{n % 2}")
+            sqs.send_message(QueueUrl=plain, MessageBody=f"p{n}")
+        sqs.send_message(QueueUrl=plain, MessageBody="later", DelaySeconds=60)
+        # the same body again inside the deduplication window: content-based deduplication drops it
+        sqs.send_message(QueueUrl=fifo, MessageBody="f0", MessageGroupId="g0")
+        received = [sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3) for url in (fifo, plain)]
+        seen["received"] = sorted(m["Body"] for r in received for m in r["Messages"])
+        for name, url in (("fifo", fifo), ("plain", plain), ("dlq", dlq)):
+            every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            seen[name] = {k: v for k, v in every.items() if k not in _TIMES}
+            some: Any = ["ApproximateNumberOfMessages", "ContentBasedDeduplication", "RedrivePolicy", "Policy"]
+            answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=some)
+            seen[f"{name}-some"] = answer.get("Attributes")
+        with pytest.raises(sqs.exceptions.ClientError):
+            sqs.send_message(QueueUrl=fifo, MessageBody="no group")
+    return seen
+
+
+def test_queue_attributes_are_those_moto_computes(patched: None) -> None:
+    ours = scenario()
+    # f0..f2 received (in flight), f3 visible, the repeated f0 deduplicated away
+    assert ours["fifo"]["ApproximateNumberOfMessages"] == "1"
+    assert ours["fifo"]["ApproximateNumberOfMessagesNotVisible"] == "3"
+    assert ours["plain"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert "KmsMasterKeyId" in ours["plain"] and "RedrivePolicy" in ours["plain"]
+
+
+def test_the_same_scenario_without_the_patch_answers_the_same() -> None:
+    stock = scenario()
+    saved = (
+        models.Queue.__dict__["attributes"],
+        models.SQSBackend.is_message_valid_based_on_retention_period,
+    )
+    assert motospeed.lazy_queue_attributes()
+    try:
+        ours = scenario()
+    finally:
+        setattr(models.Queue, "attributes", saved[0])  # noqa: B010
+        setattr(models.SQSBackend, "is_message_valid_based_on_retention_period", saved[1])  # noqa: B010
+    assert ours == stock
+
+
+def test_the_mapping_is_moto_s_dict_key_for_key() -> None:
+    with mock_aws():
+        backend = models.sqs_backends["123456789012"]["us-east-1"]
+        queue = backend.create_queue("q.fifo", FifoQueue="true", KmsMasterKeyId="k")
+        lazy = motospeed.QueueAttributes(queue)
+        assert dict(lazy) == models.Queue.__dict__["attributes"].fget(queue)
+        assert list(lazy) == list(models.Queue.__dict__["attributes"].fget(queue))
+        assert lazy.get("NotAnAttribute") is None and "NotAnAttribute" not in lazy
+
+
+def test_routing_is_memoised_and_still_reaches_every_service(patched: None) -> None:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        for _ in range(2):  # the second round is answered from the memo
+            client("sqs", endpoint).create_queue(QueueName="q")
+            client("kinesis", endpoint).list_streams()
+            client("ssm", endpoint).describe_parameters()
+            assert client("dynamodb", endpoint).list_tables()["TableNames"] == []
+    finally:
+        server.stop()
