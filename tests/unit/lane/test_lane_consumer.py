@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -188,3 +189,39 @@ def test_log_lines_carry_the_request_ids_of_the_commands_being_matched(harness: 
     )
     # powertools stamps the correlation id on every line the matching function logs from here on
     assert logger.get_correlation_id() == "req-1,req-2"
+
+
+class MeetingService(MatchingService):
+    """Each ticker's call waits until every ticker of the batch is being matched at once."""
+
+    def __init__(self, tickers: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.barrier = threading.Barrier(tickers, timeout=5)
+        self.correlation: dict[str, str | None] = {}
+
+    def process(self, ticker: str, commands: list[Any]) -> None:
+        self.barrier.wait()  # broken (an exception, so a failed ticker) if the tickers ran in turn
+        self.correlation[ticker] = logger.thread_safe_get_current_keys().get("correlation_id")
+        super().process(ticker, commands)
+
+
+def test_the_tickers_of_a_batch_are_matched_side_by_side_each_with_its_own_request_ids() -> None:
+    harness = Harness()
+    service = MeetingService(
+        3,
+        log=harness.log,
+        snapshots=InMemorySnapshotStore(),
+        views=InMemoryBookViewStore(),
+        publisher=harness.publisher,
+        snapshot_every=100,
+        clock=lambda: NOW,
+    )
+    consumer = LaneConsumer(service, harness.dead_letters)
+    batch = [
+        record(f"m{i}", place(f"{t}{i}", "SELL", "1", "10", ticker=t, correlation_id=f"req-{t}-{i}"), t)
+        for i in range(2)
+        for t in ("AAA", "BBB", "CCC")
+    ]
+    assert consumer.consume(batch) == set()
+    assert service.correlation == {t: f"req-{t}-0,req-{t}-1" for t in ("AAA", "BBB", "CCC")}
+    assert all(harness.log.seqs(t) == [1] for t in ("AAA", "BBB", "CCC"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -16,7 +17,21 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "TradeStream")
 
 
+def _joined(ids: Iterable[str | None]) -> str | None:
+    unique = sorted({i for i in ids if i})
+    return ",".join(unique[:20]) or None
+
+
 def correlate(ids: Iterable[str | None]) -> None:
     """Carry the X-Request-Ids of the requests behind a batch into every log line it writes."""
-    unique = sorted({i for i in ids if i})
-    logger.set_correlation_id(",".join(unique[:20]) or None)
+    logger.set_correlation_id(_joined(ids))
+
+
+@contextmanager
+def correlated(ids: Iterable[str | None]) -> Iterator[None]:
+    """correlate() for work on a pool thread: only this thread's log lines carry the ids, until the end."""
+    logger.thread_safe_append_keys(correlation_id=_joined(ids))
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()

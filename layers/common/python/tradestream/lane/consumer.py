@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,8 +11,11 @@ from tradestream.contracts import parse_lane_command
 from tradestream.lane.ports import DeadLetters
 from tradestream.lane.service import MatchingService
 from tradestream.lane.state import Command
-from tradestream.observability import correlate
+from tradestream.observability import correlate, correlated
 from tradestream.observability import logger as log
+
+# Kept for the container's life, as the service's books are: a lane batch holds at most ten messages.
+_TICKERS = ThreadPoolExecutor(max_workers=10, thread_name_prefix="ticker")
 
 
 def _reason(exc: ValueError) -> str:
@@ -45,14 +49,32 @@ class LaneConsumer:
                     failed.add(message_id)
                 continue
             groups.setdefault(command.ticker, []).append((message_id, command))
-        for ticker, items in groups.items():
+        if len(groups) == 1:
+            ((ticker, items),) = groups.items()
             correlate([command.correlation_id for _, command in items])
-            try:
-                self._service.process(ticker, [command for _, command in items])
-            except Exception:
-                log.exception("%s: batch of %d command(s) failed; it will be retried", ticker, len(items))
-                failed.update(message_id for message_id, _ in items)
+            failed.update(self._process(ticker, items))
+        elif groups:
+            # The tickers of a batch are independent lanes, and a ticker's commit is three calls in a
+            # row (log, view, stream): run side by side, a batch of five tickers takes about as long as
+            # one instead of five times as long (measured on the local cloud: lane leg p50 1.4 s at 14
+            # orders/s with tickers in turn). One ticker's commands still run in order, on one thread.
+            def run(group: tuple[str, list[tuple[str, Command]]]) -> set[str]:
+                ticker, items = group
+                with correlated([command.correlation_id for _, command in items]):
+                    return self._process(ticker, items)
+
+            for outcome in _TICKERS.map(run, groups.items()):
+                failed.update(outcome)
         return failed
+
+    def _process(self, ticker: str, items: list[tuple[str, Command]]) -> set[str]:
+        """The ids of the ticker's messages if its batch failed, else none."""
+        try:
+            self._service.process(ticker, [command for _, command in items])
+        except Exception:
+            log.exception("%s: batch of %d command(s) failed; it will be retried", ticker, len(items))
+            return {message_id for message_id, _ in items}
+        return set()
 
     def _park(self, record: dict[str, Any], reason: str, group: str | None) -> bool:
         log.warning("poison message %s parked: %s", record["messageId"], reason)
