@@ -17,6 +17,7 @@ from decimal import Decimal
 from tradestream.contracts import MatchingBatchV1, TradeExecutedV1
 from tradestream.portfolio import JournalRow, Side
 from tradestream.projections.errors import ContradictoryEvents
+from tradestream.projections.fanout import each
 from tradestream.projections.runner import event_key
 
 
@@ -140,5 +141,5 @@ def project_journal(entries: Iterable[MatchingBatchV1], store: TransactionStore)
     # Rows before counts: if the batch dies in between, a reader sees a row not yet counted (the retry
     # counts it) rather than a count for a row it cannot page to.
     store.put_rows(rows)
-    counted = sum(store.count(counter, keys) for counter, keys in counter_keys(rows).items())
+    counted = sum(each(lambda counter: store.count(*counter), counter_keys(rows).items()))
     return JournalOutcome(rows=len(rows), counted=counted)

@@ -17,6 +17,7 @@ from tradestream.contracts import MatchingBatchV1, TradeExecutedV1
 from tradestream.marketdata import Candle, CandleDelta, CandleKey, Interval, SeqKey, Trade, aggregate, merge
 from tradestream.matching import Side
 from tradestream.projections.errors import ContradictoryEvents
+from tradestream.projections.fanout import each
 from tradestream.projections.guard import compare_and_set
 
 
@@ -135,7 +136,7 @@ def project_market_data(
         return MarketDataOutcome(trades=0, candles=0, tickers=0)
     tape.put(trades)
     deltas = aggregate((trade.to_trade() for trade in trades), intervals)
-    changed_candles = sum(apply_candle(candles, delta) for delta in deltas.values())
+    changed_candles = sum(each(lambda delta: apply_candle(candles, delta), deltas.values()))
     # The latest trade last: a ticker's last price never runs ahead of its candles.
-    changed_tickers = sum(tickers.apply(trade) for trade in latest_by_ticker(trades).values())
+    changed_tickers = sum(each(tickers.apply, latest_by_ticker(trades).values()))
     return MarketDataOutcome(trades=len(trades), candles=changed_candles, tickers=changed_tickers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from tradestream.contracts import MatchingBatchV1, OrderUpdatedV1
+from tradestream.projections.fanout import each
 from tradestream.projections.runner import event_key
 
 
@@ -27,4 +28,4 @@ def latest_updates(entries: list[MatchingBatchV1]) -> dict[str, tuple[int, Order
 
 def project_order_status(entries: list[MatchingBatchV1], store: OrderStatusStore) -> int:
     """Returns how many orders changed."""
-    return sum(store.apply(update, key) for key, update in latest_updates(entries).values())
+    return sum(each(lambda latest: store.apply(latest[1], latest[0]), latest_updates(entries).values()))

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from tradestream.contracts import MatchingBatchV1, TradeExecutedV1
 from tradestream.portfolio import Fill, Position, SeqKey, fold_fills
+from tradestream.projections.fanout import each
 from tradestream.projections.guard import compare_and_set
 from tradestream.projections.journal import transaction_rows
 
@@ -132,9 +133,11 @@ def project_portfolio(
     entries: Sequence[MatchingBatchV1], *, positions: PositionStore, prices: LastPriceStore
 ) -> PortfolioOutcome:
     # Prices first: a position a reader can see always has a last price to be valued at.
-    changed_prices = sum(prices.apply(price) for price in last_prices(entries).values())
+    changed_prices = sum(each(prices.apply, last_prices(entries).values()))
     changed_positions = sum(
-        apply_position(positions, user_id, ticker, batch)
-        for (user_id, ticker), batch in position_batches(entries).items()
+        each(
+            lambda position: apply_position(positions, *position[0], position[1]),
+            position_batches(entries).items(),
+        )
     )
     return PortfolioOutcome(positions=changed_positions, prices=changed_prices)
