@@ -16,7 +16,7 @@ from tests.fakes.lane import (
 )
 from tests.unit.lane.builders import NOW, TICKER, cancel, place
 from tradestream.contracts import MatchingBatchV1, OrderUpdatedV1, TradeExecutedV1
-from tradestream.lane.service import LaneConflict, MatchingService
+from tradestream.lane.service import CATCH_UP_READS, LaneConflict, MatchingService
 from tradestream.lane.state import Command, LogEntry
 from tradestream.matching import OrderStatus
 
@@ -134,7 +134,7 @@ def test_a_redelivery_with_new_commands_republishes_then_commits_the_new_ones(st
     assert entry is not None and entry.commands == [place("b1", "BUY", "2", "10", user="ben")]
 
 
-def test_a_conflict_on_the_append_reloads_the_book_and_retries_on_the_next_seq(stores: Stores) -> None:
+def test_a_conflict_on_the_append_catches_up_and_retries_on_the_next_seq(stores: Stores) -> None:
     warm = stores.service()
     warm.process(TICKER, [place("s1", "SELL", "1", "10")])
     other = stores.service()  # a second instance, cold: it will load seq 1
@@ -150,10 +150,29 @@ def test_a_conflict_on_the_append_reloads_the_book_and_retries_on_the_next_seq(s
     retried = stores.log.get(TICKER, 3)
     assert retried is not None
     assert retried.commands == [place("b1", "BUY", "1", "10", user="ben")]
-    # Matched against the reloaded book: the better-priced sell the other writer added.
+    # Matched against the caught-up book: the better-priced sell the other writer added.
     assert trades([retried.published()]) == [("s2", "b1", "1")]
     assert [b.seq for b in stores.publisher.records] == [1, 2, 3]
     assert warm.lane(TICKER).book == stores.service().lane(TICKER).book
+    # warm read the entry it missed by its key: the only range reads are the three cold starts
+    assert stores.log.reads_after == [(TICKER, 0)] * 3
+
+
+def test_a_writer_far_behind_reloads_instead_of_reading_entry_by_entry(stores: Stores) -> None:
+    warm = stores.service()
+    warm.process(TICKER, [place("s1", "SELL", "1", "10")])
+    other = stores.service()
+
+    def race(_entry: LogEntry) -> None:
+        for n in range(CATCH_UP_READS + 5):
+            other.process(TICKER, [place(f"r{n}", "SELL", "1", str(20 + n), user="cat")])
+
+    stores.log.before_append = race
+    warm.process(TICKER, [place("b1", "BUY", "1", "10", user="ben")])
+
+    assert stores.log.seqs(TICKER) == list(range(1, CATCH_UP_READS + 8))
+    assert warm.lane(TICKER).book == stores.service().lane(TICKER).book
+    assert stores.log.reads_after[2:] == [(TICKER, 0), (TICKER, 0)]  # warm's reload, then the check's
 
 
 def test_a_conflict_with_a_writer_that_committed_the_same_commands_republishes_its_entry(

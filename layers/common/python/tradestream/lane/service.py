@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from tradestream.lane.ports import BookLog, BookViewStore, EventPublisher, SnapshotStore
@@ -12,6 +13,11 @@ from tradestream.observability import logger as log
 
 VIEW_DEPTH = 100
 _COMMIT_ATTEMPTS = 3
+CATCH_UP_READS = 20
+
+
+# One view write at a time per ticker, and a lane batch holds at most ten tickers.
+_DERIVED = ThreadPoolExecutor(max_workers=10, thread_name_prefix="book-view")
 
 
 class LaneConflict(Exception):
@@ -47,9 +53,6 @@ class MatchingService:
             self._lanes[ticker] = lane
         return lane
 
-    def forget(self, ticker: str) -> None:
-        self._lanes.pop(ticker, None)
-
     def _load(self, ticker: str) -> TickerLane:
         snapshot = self._snapshots.latest(ticker)
         lane = TickerLane.restore(ticker, snapshot) if snapshot else TickerLane(ticker=ticker)
@@ -71,12 +74,20 @@ class MatchingService:
                     repeats.add(seq)
             # A redelivered command was committed before: publish its entry again, never match it twice.
             entries = [self._committed(ticker, seq) for seq in sorted(repeats)]
+            derived: Future[None] | None = None
             if fresh:
                 entry = self._commit(lane, fresh)
                 if entry is None:
                     continue
                 entries.append(entry)
-            self._publisher.publish([record for e in entries for record in e.records()])
+                # The view and snapshot do not wait for the stream, nor it for them: one round trip
+                # less on every order's way to its final status.
+                derived = _DERIVED.submit(self._after_commit, lane, entry)
+            try:
+                self._publisher.publish([record for e in entries for record in e.records()])
+            finally:
+                if derived is not None:
+                    derived.result()  # never raises; returns before the lane serves its next batch
             if not fresh and (repeats or ticker in self._stale_views):
                 # A redelivery: the worker that committed may have died before it wrote the view (found
                 # by the chaos run: the book view stayed one entry behind the log until the next order).
@@ -91,15 +102,21 @@ class MatchingService:
         return entry
 
     def _commit(self, lane: TickerLane, commands: list[Command]) -> LogEntry | None:
+        # apply() changes the cached book in place; if the put is refused, this is the book to catch up
+        # from (~1 ms for a few hundred resting orders, against a reload that reads the snapshot and
+        # every entry after it).
+        before = lane.snapshot()
         entry = lane.apply(commands, now=self._clock())
         try:
             committed = self._log.append(entry)
         except Exception:
-            self.forget(lane.ticker)  # the cache ran ahead of the log: rebuild it on the next try
+            # Whether the put landed is unknown: back to the committed state, and the retry's put (or
+            # its catch-up, if it did land) finds out.
+            self._lanes[lane.ticker] = TickerLane.restore(lane.ticker, before)
             raise
         if not committed:
-            log.warning("%s: seq %d was taken by another writer; reloading the book", lane.ticker, entry.seq)
-            self.forget(lane.ticker)
+            log.warning("%s: seq %d was taken by another writer; catching up", lane.ticker, entry.seq)
+            self._lanes[lane.ticker] = self._catch_up(TickerLane.restore(lane.ticker, before))
             return None
         log.info(
             "log entry committed",
@@ -110,8 +127,17 @@ class MatchingService:
                 "events": len(entry.events),
             },
         )
-        self._after_commit(lane, entry)
         return entry
+
+    def _catch_up(self, lane: TickerLane) -> TickerLane:
+        """Replay the entries other writers committed after our head: one GetItem each, usually one or two
+        (another container took the ticker's last batches); far behind, a reload reads them in one go."""
+        for _ in range(CATCH_UP_READS):
+            entry = self._log.get(lane.ticker, lane.head + 1)
+            if entry is None:
+                return lane
+            lane.replay(entry)
+        return self._load(lane.ticker)
 
     def _save_view(self, lane: TickerLane, seq: int) -> None:
         bids, asks = lane.book.depth(VIEW_DEPTH)
