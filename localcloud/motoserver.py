@@ -15,6 +15,7 @@ it is and a warning says so. It also drops moto's per-request overheads (localcl
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import sys
 import threading
@@ -162,9 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     patch_kinesis()
     if STOCK_SERVING in args:
         args.remove(STOCK_SERVING)
-    else:
-        motospeed.install()
-    moto_main(args)
+        moto_main(args)
+        return
+    motospeed.install()
+    parser = argparse.ArgumentParser(description="moto's server as the local cloud runs it")
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    options = parser.parse_args(args)
+    motospeed.serve(options.host, options.port)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 A py-spy profile of the local cloud's moto under the end-to-end benchmark (moto 5.2.5, see
 docs/benchmarks.md) put most of its samples outside the service backends:
+- the connection: moto's server is werkzeug's development server, which answers every request with
+  `Connection: close` (http.server cannot drain a request body before the next request line), so
+  each AWS call paid a TCP handshake, a new server thread and a close (~30% of samples in
+  Thread.start, socket writes, shutdown). We serve the same WSGI application with waitress, which
+  keeps HTTP/1.1 connections alive and runs requests on a fixed pool of threads;
 - routing: `DomainDispatcherApplication.get_backend_for_host` lists moto's package directory
   (`os.listdir` plus an `isdir` per entry) and then tries hundreds of URL regexes, on every request,
   to map a host name that is one of a few dozen strings to its backend (~14% of samples);
@@ -10,8 +15,9 @@ docs/benchmarks.md) put most of its samples outside the service backends:
 - SQS `Queue.attributes` builds every attribute of the queue, including three counts that walk all of
   its messages, wherever moto wants one of them: `ContentBasedDeduplication` on every send (three
   times) and `MessageRetentionPeriod` for every message a receive hands out (~11%).
-Each fix keeps moto's answers as they were: routing is memoised per host (the mapping is static), the
-log level of werkzeug's logger is raised, and queue attributes are computed one at a time, when asked.
+Each fix keeps moto's answers as they were: the application is moto's own, routing is memoised per host
+(the mapping is static), werkzeug's request log is off, and queue attributes are computed one at a time,
+when asked.
 moto is a dependency we do not fork, so these are patches applied at start-up; if moto's internals no
 longer look as expected a patch is skipped with a warning and moto just stays slower.
 """
@@ -20,13 +26,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from moto.core.utils import camelcase_to_underscores, unix_time
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
+from waitress.server import create_server
 
 
 def memoise_routing() -> bool:
@@ -116,3 +126,27 @@ def install() -> None:
     memoise_routing()
     quiet_access_log()
     lazy_queue_attributes()
+
+
+# Requests that hold a thread: long polls (the lane pollers wait up to 1 s, a user's ReceiveMessage up
+# to 20 s) and every in-flight call of the function workers, the pollers and the API edge.
+SERVER_THREADS = 48
+
+
+def serve(host: str, port: int) -> None:
+    """moto's WSGI application (as `moto_server` builds it) behind waitress, until SIGTERM/SIGINT."""
+    app = DomainDispatcherApplication(create_backend_app)
+    # MOTO_PORT is how moto builds URLs that point back at itself (SQS queue URLs, for one).
+    os.environ.setdefault("MOTO_PORT", str(port))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: sys.exit(0))
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=SERVER_THREADS,
+        connection_limit=1000,
+        channel_timeout=300,  # an idle keep-alive connection is closed after this many seconds
+        ident="moto",
+    )
+    server.run()
