@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from moto.sqs import models
 
 from localcloud import motospeed
-from localcloud.cloud import free_port
+from localcloud.cloud import free_port, wait_for_port
 from localcloud.resources import client
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
@@ -68,7 +72,12 @@ def scenario() -> dict[str, Any]:
         for name, url in (("fifo", fifo), ("plain", plain), ("dlq", dlq)):
             every = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
             seen[name] = {k: v for k, v in every.items() if k not in _TIMES}
-            some: Any = ["ApproximateNumberOfMessages", "ContentBasedDeduplication", "RedrivePolicy", "Policy"]
+            some: Any = [
+                "ApproximateNumberOfMessages",
+                "ContentBasedDeduplication",
+                "RedrivePolicy",
+                "Policy",
+            ]
             answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=some)
             seen[f"{name}-some"] = answer.get("Attributes")
         with pytest.raises(sqs.exceptions.ClientError):
@@ -123,3 +132,44 @@ def test_routing_is_memoised_and_still_reaches_every_service(patched: None) -> N
             assert client("dynamodb", endpoint).list_tables()["TableNames"] == []
     finally:
         server.stop()
+
+
+def test_the_local_cloud_s_moto_keeps_connections_alive_and_serves_beside_a_long_poll() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "localcloud.motoserver", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 60, server)
+        endpoint = f"http://127.0.0.1:{port}"
+        sqs = client("sqs", endpoint)
+        url = sqs.create_queue(QueueName="idle")["QueueUrl"]
+        poll = threading.Thread(target=lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=3))
+        poll.start()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        headers = {
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        }
+        sockets = []
+        for _ in range(2):  # answered while the long poll still waits, on one connection
+            connection.request("POST", "/", body="{}", headers=headers)
+            response = response_of(connection)
+            assert response.status == 200 and response.getheader("Connection") != "close"
+            sockets.append(connection.sock)
+        assert sockets[0] is not None and sockets[0] is sockets[1]
+        assert poll.is_alive()
+        poll.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def response_of(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    response = connection.getresponse()
+    response.read()
+    return response
