@@ -80,7 +80,10 @@ class Settings:
     ssm_parameters: dict[str, str] = field(default_factory=dict)  # name -> value, SecureString
     external_endpoint: str | None = None  # use an already running moto/LocalStack instead of starting one
     function_concurrency: int = 4
-    sqs_pollers_per_source: int = 2
+    # One poller per queue: the matching function runs a batch's tickers side by side, and with one
+    # poller a ticker's batches reach the same warm worker, whose cached book is then current (with two,
+    # a ticker's batches alternated between workers and most commits met a stale book).
+    sqs_pollers_per_source: int = 1
     start_pollers: bool = True
     prewarm: bool = False  # `run` turns it on; tests keep cold starts where they measure them
     start_api: bool = True

@@ -347,20 +347,25 @@ class KinesisShardPoller(_Poller):
         if self.signal is not None:
             self.signal.notify()
 
-    def _idle(self, seen: int) -> int:
+    def _idle(self, seen: int) -> None:
         if self.signal is None or self.leader:
             self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
-            return seen
-        return self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
+        else:
+            self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
 
     def run(self) -> None:
-        seen = self.signal.generation if self.signal is not None else 0
         while not self.stopping.is_set():
+            # Taken before the read: whatever the leader sees from here on wakes this follower again.
+            seen = self.signal.generation if self.signal is not None else 0
             try:
-                if self.poll_once() == 0:
-                    seen = self._idle(seen)
-                elif self.signal is not None and self.leader:
+                got = self.poll_once()
+                if got and self.signal is not None and self.leader:
                     self.signal.notify()
+                if got < self.source.batch_size:
+                    # A short batch means the shard was drained when it was read: wait for the next
+                    # records instead of asking at once (an empty GetRecords per mapping per batch was
+                    # half of the local cloud's Kinesis calls).
+                    self._idle(seen)
             except Exception:
                 log.exception("%s: poll failed", self.name)
                 self.iterator = None
