@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
 from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.cache import WrittenItems
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.marketdata import Candle, CandleKey, Interval
 from tradestream.matching import Side
@@ -108,13 +108,11 @@ def _to_trade(item: TapeModel | TickerModel) -> TapeTrade:
 class DynamoCandleStore(CandleStore):
     def __init__(self, table_name: str, *, cache_items: int = CACHE_ITEMS) -> None:
         self.model = bind(CandleModel, table_name)
-        self._cache: OrderedDict[CandleKey, Candle] = OrderedDict()
-        self._cache_items = cache_items
+        self._cache: WrittenItems[CandleKey, Candle] = WrittenItems(cache_items)
 
     def load(self, key: CandleKey) -> Candle | None:
         cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(key)
             return cached
         ticker, interval, start = key
         try:
@@ -143,17 +141,14 @@ class DynamoCandleStore(CandleStore):
             openKey=key_of(candle.open_seq),
             closeKey=key_of(candle.close_seq),
         )
-        # Until the write is known to have landed the cache must not claim anything.
-        self._cache.pop(candle.key, None)
+        self._cache.forget(candle.key)
         try:
             item.save(condition=condition)
         except PutError as exc:
             if condition_failed(exc):
                 return False  # moved under us: the next load reads the table
             raise
-        self._cache[candle.key] = candle
-        while len(self._cache) > self._cache_items:
-            self._cache.popitem(last=False)
+        self._cache.put(candle.key, candle)
         return True
 
 

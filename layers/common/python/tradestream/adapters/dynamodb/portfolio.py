@@ -8,7 +8,6 @@ the conditional write says so and the item is read again.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
 from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.cache import WrittenItems
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.portfolio import Position
 from tradestream.projections.guard import key_of, seq_key_of
@@ -63,13 +63,11 @@ def _to_position(item: PositionModel) -> StoredPosition:
 class DynamoPositionStore(PositionStore):
     def __init__(self, table_name: str, *, cache_items: int = CACHE_ITEMS) -> None:
         self.model = bind(PositionModel, table_name)
-        self._cache: OrderedDict[tuple[str, str], StoredPosition] = OrderedDict()
-        self._cache_items = cache_items
+        self._cache: WrittenItems[tuple[str, str], StoredPosition] = WrittenItems(cache_items)
 
     def load(self, user_id: str, ticker: str) -> StoredPosition | None:
         cached = self._cache.get((user_id, ticker))
         if cached is not None:
-            self._cache.move_to_end((user_id, ticker))
             return cached
         try:
             return _to_position(self.model.get(user_id, ticker, consistent_read=True))
@@ -95,17 +93,14 @@ class DynamoPositionStore(PositionStore):
             updatedAt=time_key(new.updated_at),
             lastEventKey=key_of(last_applied),
         )
-        # Until the write is known to have landed the cache must not claim anything.
-        self._cache.pop(key, None)
+        self._cache.forget(key)
         try:
             item.save(condition=condition)
         except PutError as exc:
             if condition_failed(exc):
                 return False  # moved under us: the next load reads the table
             raise
-        self._cache[key] = new
-        while len(self._cache) > self._cache_items:
-            self._cache.popitem(last=False)
+        self._cache.put(key, new)
         return True
 
 
