@@ -258,6 +258,10 @@ class KinesisShardPoller(_Poller):
         self.iterator = response.get("NextShardIterator")
         records = [self._record(r) for r in response.get("Records", [])]
         if records:
+            if self.signal is not None and self.leader:
+                # Now, not after this mapping's own function is done: the other projections of the
+                # shard must not wait for this one's batch to be written.
+                self.signal.notify()
             self.deliver(records)
             self.checkpoint = records[-1]["kinesis"]["sequenceNumber"]
         return len(records)
@@ -359,8 +363,6 @@ class KinesisShardPoller(_Poller):
             seen = self.signal.generation if self.signal is not None else 0
             try:
                 got = self.poll_once()
-                if got and self.signal is not None and self.leader:
-                    self.signal.notify()
                 if got < self.source.batch_size:
                     # A short batch means the shard was drained when it was read: wait for the next
                     # records instead of asking at once (an empty GetRecords per mapping per batch was
