@@ -13,9 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import responses as moto_responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
+from moto.sqs.responses import SQSResponse
 
 from localcloud import motospeed
 from localcloud.cloud import free_port, wait_for_port
@@ -117,6 +119,18 @@ def test_the_mapping_is_moto_s_dict_key_for_key() -> None:
         assert dict(lazy) == models.Queue.__dict__["attributes"].fget(queue)
         assert list(lazy) == list(models.Queue.__dict__["attributes"].fget(queue))
         assert lazy.get("NotAnAttribute") is None and "NotAnAttribute" not in lazy
+
+
+def test_method_names_are_memoised_per_class_and_still_those_of_the_class() -> None:
+    original = getattr(moto_responses, "method_names_from_class")  # noqa: B009 - not re-exported by moto
+    assert motospeed.memoise_method_names()
+    try:
+        names = getattr(moto_responses, "method_names_from_class")  # noqa: B009
+        first = names(SQSResponse)
+        assert first is names(SQSResponse)
+        assert "send_message" in first and first == original(SQSResponse)
+    finally:
+        setattr(moto_responses, "method_names_from_class", original)  # noqa: B010
 
 
 def test_routing_is_memoised_and_still_reaches_every_service(patched: None) -> None:
