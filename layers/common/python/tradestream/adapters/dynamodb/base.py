@@ -6,6 +6,7 @@ import os
 import threading
 from typing import Any, TypeVar
 
+from pynamodb.constants import NONE
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
@@ -58,6 +59,19 @@ def bind(model: type[M], table_name: str) -> type[M]:
     bound = type(f"{model.__name__}_{table_name}", (model,), {"Meta": meta})
     _share_client(bound)
     return bound
+
+
+def update_guarded(item: Model, actions: list[Any], condition: Any) -> None:
+    """`item.update(actions, condition)` without asking for the item back.
+
+    pynamodb's Model.update always requests ReturnValues=ALL_NEW to refresh the object; a projection's
+    guarded write never reads it, and serialising returned items took about a fifth of moto's CPU under
+    the end-to-end benchmark (DynamoDB also bills no read for it). Raises UpdateError as update() does.
+    """
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    item._get_connection().update_item(
+        hash_key, range_key=range_key, actions=actions, condition=condition, return_values=NONE
+    )
 
 
 def condition_failed(exc: PynamoDBException) -> bool:

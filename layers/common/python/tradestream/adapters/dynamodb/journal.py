@@ -17,7 +17,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.base import bind, condition_failed, update_guarded
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.portfolio import Side
 from tradestream.projections.errors import GuardConflict
@@ -142,7 +142,7 @@ class DynamoTransactionStore(TransactionStore):
     def _add(self, item: TransactionCountModel, rows: int, last_key: int, condition: Any) -> bool:
         m = self.counts
         try:
-            item.update(actions=[m.rows.add(rows), m.lastEventKey.set(last_key)], condition=condition)
+            update_guarded(item, [m.rows.add(rows), m.lastEventKey.set(last_key)], condition)
         except UpdateError as exc:
             if condition_failed(exc):
                 return False

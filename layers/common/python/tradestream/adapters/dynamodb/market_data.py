@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.base import bind, condition_failed, update_guarded
 from tradestream.adapters.dynamodb.cache import WrittenItems
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.marketdata import Candle, CandleKey, Interval
@@ -195,8 +195,8 @@ class DynamoTickerStore(TickerStore):
             m.lastEventKey.set(key),
         ]
         try:
-            m(MARKET, trade.ticker).update(
-                actions=actions, condition=m.lastEventKey.does_not_exist() | (m.lastEventKey < key)
+            update_guarded(
+                m(MARKET, trade.ticker), actions, m.lastEventKey.does_not_exist() | (m.lastEventKey < key)
             )
         except UpdateError as exc:
             if condition_failed(exc):

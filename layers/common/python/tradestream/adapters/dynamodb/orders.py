@@ -13,7 +13,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.base import bind, condition_failed, update_guarded
 from tradestream.contracts import OrderUpdatedV1
 from tradestream.errors import ValidationFailed
 from tradestream.matching import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
@@ -264,7 +264,7 @@ class DynamoOrderStatusStore(OrderStatusStore):
         if update.status is OrderStatus.REJECTED and update.reason:
             actions.append(m.rejectReason.set(update.reason))
         try:
-            m(update.order_id).update(actions=actions, condition=m.orderId.exists() & (m.lastEventKey < key))
+            update_guarded(m(update.order_id), actions, m.orderId.exists() & (m.lastEventKey < key))
         except UpdateError as exc:
             if condition_failed(exc):
                 return False  # already applied (a redelivery or replay), or not an order of ours

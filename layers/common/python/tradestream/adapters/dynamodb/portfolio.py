@@ -17,7 +17,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import DecimalAttribute
-from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.base import bind, condition_failed, update_guarded
 from tradestream.adapters.dynamodb.cache import WrittenItems
 from tradestream.adapters.dynamodb.timekeys import parse_time_key, time_key
 from tradestream.portfolio import Position
@@ -112,13 +112,14 @@ class DynamoLastPriceStore(LastPriceStore):
         m = self.model
         key = key_of(price.key)
         try:
-            m(price.ticker).update(
-                actions=[
+            update_guarded(
+                m(price.ticker),
+                [
                     m.price.set(price.price),
                     m.executedAt.set(time_key(price.executed_at)),
                     m.lastEventKey.set(key),
                 ],
-                condition=m.lastEventKey.does_not_exist() | (m.lastEventKey < key),
+                m.lastEventKey.does_not_exist() | (m.lastEventKey < key),
             )
         except UpdateError as exc:
             if condition_failed(exc):
