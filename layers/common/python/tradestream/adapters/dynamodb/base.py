@@ -66,7 +66,8 @@ def update_guarded(item: Model, actions: list[Any], condition: Any) -> None:
 
     pynamodb's Model.update always requests ReturnValues=ALL_NEW to refresh the object; a projection's
     guarded write never reads it, and serialising returned items took about a fifth of moto's CPU under
-    the end-to-end benchmark (DynamoDB also bills no read for it). Raises UpdateError as update() does.
+    the end-to-end benchmark (on AWS it costs no capacity, only response bytes). Raises UpdateError as
+    update() does.
     """
     hash_key, range_key = item._get_hash_range_key_serialized_values()
     item._get_connection().update_item(
