@@ -55,7 +55,8 @@ format: $(STAMP)
 bench-matching: $(STAMP)
 	$(BIN)/python bench/matching/run.py --commands 1000000 --seed 7
 
-bench: bench-matching
+# Every benchmark: the matching core, then the platform end to end on the local cloud.
+bench: bench-matching bench-e2e
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
