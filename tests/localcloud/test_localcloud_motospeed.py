@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import responses as moto_responses
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models import table as dynamodb_table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
@@ -187,3 +189,33 @@ def response_of(connection: http.client.HTTPConnection) -> http.client.HTTPRespo
     response = connection.getresponse()
     response.read()
     return response
+
+
+def test_all_items_comes_in_moto_s_own_order() -> None:
+    original = dynamodb_table.Table.all_items
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        for name, keys in (
+            ("log", [("ticker", "S", "HASH"), ("seq", "N", "RANGE")]),
+            ("orders", [("id", "S", "HASH")]),
+        ):
+            ddb.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": a, "KeyType": k} for a, _, k in keys],
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        # numbers that sort differently as strings (10 < 9), ids out of insertion order
+        for n in (10, 9, 100, 1, 25):
+            for ticker in ("MSFT", "AAPL"):
+                ddb.put_item(TableName="log", Item={"ticker": {"S": ticker}, "seq": {"N": str(n)}})
+            ddb.put_item(TableName="orders", Item={"id": {"S": f"o{n}"}})
+        tables = dynamodb_backends["123456789012"]["us-east-1"].tables
+        stock = {name: [item.to_json() for item in original(tables[name])] for name in ("log", "orders")}
+        assert motospeed.sort_items_by_converted_keys()
+        try:
+            ours = {name: [item.to_json() for item in tables[name].all_items()] for name in ("log", "orders")}
+        finally:
+            setattr(dynamodb_table.Table, "all_items", original)  # noqa: B010
+    assert ours == stock
+    assert [i["Attributes"]["seq"]["N"] for i in ours["log"][:5]] == ["1", "9", "10", "25", "100"]
