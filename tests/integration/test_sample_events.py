@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloud import free_port, wait_for_port
 from localcloud.template import load_raw
 from scripts.sample_events import EVENTS, Sample, render, samples
-from tests.support import ROOT, TEMPLATE
+from tests.support import ROOT, TEMPLATE, moto_server
 from tradestream.auth import generate_dev_keypair
 from tradestream.contracts import parse_lane_command, parse_matching_batch
 
@@ -126,18 +125,8 @@ def test_queue_and_stream_samples_carry_valid_contracts() -> None:
 @pytest.fixture(scope="module")
 def aws_port() -> Iterator[int]:
     """One moto server: each invocation provisions the stack there (idempotent) and sees earlier writes."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "localcloud.motoserver", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, server)
+    with moto_server() as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,8 +20,9 @@ from moto.sqs import models
 from moto.sqs.responses import SQSResponse
 
 from localcloud import motospeed
-from localcloud.cloud import free_port, wait_for_port
+from localcloud.cloud import free_port
 from localcloud.resources import client
+from tests.support import moto_server
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
 
@@ -151,14 +150,7 @@ def test_routing_is_memoised_and_still_reaches_every_service(patched: None) -> N
 
 
 def test_the_local_cloud_s_moto_keeps_connections_alive_and_serves_beside_a_long_poll() -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "localcloud.motoserver", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 60, server)
+    with moto_server() as port:
         endpoint = f"http://127.0.0.1:{port}"
         sqs = client("sqs", endpoint)
         url = sqs.create_queue(QueueName="idle")["QueueUrl"]
@@ -180,9 +172,6 @@ def test_the_local_cloud_s_moto_keeps_connections_alive_and_serves_beside_a_long
         assert sockets[0] is not None and sockets[0] is sockets[1]
         assert poll.is_alive()
         poll.join()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def response_of(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,11 +25,11 @@ from tradestream.observability import logger
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, service: Callable[..., MatchingService] = MatchingService) -> None:
         self.log = InMemoryBookLog()
         self.publisher = RecordingPublisher()
         self.dead_letters = InMemoryDeadLetters()
-        self.service = MatchingService(
+        self.service = service(
             log=self.log,
             snapshots=InMemorySnapshotStore(),
             views=InMemoryBookViewStore(),
@@ -206,17 +207,9 @@ class MeetingService(MatchingService):
 
 
 def test_the_tickers_of_a_batch_are_matched_side_by_side_each_with_its_own_request_ids() -> None:
-    harness = Harness()
-    service = MeetingService(
-        3,
-        log=harness.log,
-        snapshots=InMemorySnapshotStore(),
-        views=InMemoryBookViewStore(),
-        publisher=harness.publisher,
-        snapshot_every=100,
-        clock=lambda: NOW,
-    )
-    consumer = LaneConsumer(service, harness.dead_letters)
+    harness = Harness(lambda **ports: MeetingService(3, **ports))
+    service, consumer = harness.service, harness.consumer
+    assert isinstance(service, MeetingService)
     batch = [
         record(f"m{i}", place(f"{t}{i}", "SELL", "1", "10", ticker=t, correlation_id=f"req-{t}-{i}"), t)
         for i in range(2)
