@@ -42,6 +42,7 @@ def main() -> int:
         action="store_true",
         help="run moto with its own request handling (without localcloud/motospeed.py)",
     )
+    parser.add_argument("--function-concurrency", type=int, default=None, help="workers per function")
     args = parser.parse_args()
     if callcount.install_from_env("localcloud") is None:
         print(f"{callcount.ENV} is not set: calls would go uncounted", file=sys.stderr)
@@ -81,6 +82,8 @@ def main() -> int:
         prewarm=True,
         external_endpoint=external,
     )
+    if args.function_concurrency is not None:
+        settings.function_concurrency = args.function_concurrency
     signals: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: signals.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _frame: signals.append(signum))

@@ -30,10 +30,16 @@ class Cloud:
     """`bench/e2e/cloud.py` as a child on free ports, its AWS calls counted into `counts`."""
 
     def __init__(
-        self, results: Path, *, stack_name: str = "tradestream-local", stock_moto: bool = False
+        self,
+        results: Path,
+        *,
+        stack_name: str = "tradestream-local",
+        stock_moto: bool = False,
+        function_concurrency: int | None = None,
     ) -> None:
         self.results = results
         self.stock_moto = stock_moto
+        self.function_concurrency = function_concurrency
         self.counts = results / "calls"
         self.stack_name = stack_name
         self.aws_port = free_port()
@@ -65,6 +71,11 @@ class Cloud:
                 f"--api-port={self.api_port}",
                 f"--stack-name={self.stack_name}",
                 *(["--stock-moto"] if self.stock_moto else []),
+                *(
+                    [f"--function-concurrency={self.function_concurrency}"]
+                    if self.function_concurrency
+                    else []
+                ),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -125,6 +125,7 @@ def collect(
                 "workers",
                 "floor_threads",
                 "stock_moto",
+                "function_concurrency",
             )
         },
         "idle_calls_per_second": {
