@@ -71,7 +71,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--poll-interval", type=float, default=0.05, help="seconds between a probe's GETs (its first second)"
     )
     parser.add_argument("--workers", type=int, default=24, help="bot threads sending requests")
-    parser.add_argument("--floor-threads", type=int, default=4, help="client threads of the floor replay")
+    parser.add_argument(
+        "--floor-threads",
+        type=int,
+        default=32,
+        help="client threads of the floor replay (each round is a chain of calls: 4 threads left moto idle)",
+    )
     parser.add_argument(
         "--stock-moto",
         action="store_true",
