@@ -43,6 +43,7 @@ def main() -> int:
         help="run moto with its own request handling (without localcloud/motospeed.py)",
     )
     parser.add_argument("--function-concurrency", type=int, default=None, help="workers per function")
+    parser.add_argument("--sqs-pollers", type=int, default=None, help="pollers per SQS event source")
     args = parser.parse_args()
     if callcount.install_from_env("localcloud") is None:
         print(f"{callcount.ENV} is not set: calls would go uncounted", file=sys.stderr)
@@ -84,6 +85,8 @@ def main() -> int:
     )
     if args.function_concurrency is not None:
         settings.function_concurrency = args.function_concurrency
+    if args.sqs_pollers is not None:
+        settings.sqs_pollers_per_source = args.sqs_pollers
     signals: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: signals.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _frame: signals.append(signum))

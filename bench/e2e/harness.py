@@ -36,10 +36,12 @@ class Cloud:
         stack_name: str = "tradestream-local",
         stock_moto: bool = False,
         function_concurrency: int | None = None,
+        sqs_pollers: int | None = None,
     ) -> None:
         self.results = results
         self.stock_moto = stock_moto
         self.function_concurrency = function_concurrency
+        self.sqs_pollers = sqs_pollers
         self.counts = results / "calls"
         self.stack_name = stack_name
         self.aws_port = free_port()
@@ -76,6 +78,7 @@ class Cloud:
                     if self.function_concurrency
                     else []
                 ),
+                *([f"--sqs-pollers={self.sqs_pollers}"] if self.sqs_pollers else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

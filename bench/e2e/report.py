@@ -126,6 +126,7 @@ def collect(
                 "floor_threads",
                 "stock_moto",
                 "function_concurrency",
+                "sqs_pollers",
             )
         },
         "idle_calls_per_second": {

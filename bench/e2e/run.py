@@ -85,6 +85,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--function-concurrency", type=int, default=None, help="the local cloud's workers per function"
     )
+    parser.add_argument("--sqs-pollers", type=int, default=None, help="the local cloud's pollers per queue")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "e2e-latency.png")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -190,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     show = printer()
     info = machine()
-    cloud = Cloud(out, stock_moto=args.stock_moto, function_concurrency=args.function_concurrency)
+    cloud = Cloud(
+        out,
+        stock_moto=args.stock_moto,
+        function_concurrency=args.function_concurrency,
+        sqs_pollers=args.sqs_pollers,
+    )
     print(f"results in {out}; local cloud on {cloud.api} and {cloud.endpoint}", file=sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so the `finally` below stops the local cloud and its workers.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
