@@ -5,13 +5,13 @@ docs/benchmarks.md) put most of its samples outside the service backends:
 - the connection: moto's server is werkzeug's development server, which answers every request with
   `Connection: close` (http.server cannot drain a request body before the next request line), so
   each AWS call paid a TCP handshake, a new server thread and a close (~30% of samples in
-  Thread.start, socket writes, shutdown). We serve the same WSGI application with waitress, which
-  keeps HTTP/1.1 connections alive and runs requests on a fixed pool of threads;
+  Thread.start, socket writes, shutdown), and werkzeug formatted an access-log line per request under
+  the logging lock that the local cloud then threw away (~11%). We serve the same WSGI application
+  with waitress, which keeps HTTP/1.1 connections alive, runs requests on a fixed pool of threads and
+  writes no line per request;
 - routing: `DomainDispatcherApplication.get_backend_for_host` lists moto's package directory
   (`os.listdir` plus an `isdir` per entry) and then tries hundreds of URL regexes, on every request,
   to map a host name that is one of a few dozen strings to its backend (~14% of samples);
-- werkzeug's access-log line per request, formatted and written under the logging lock, then thrown
-  away by the local cloud (~11%);
 - SQS `Queue.attributes` builds every attribute of the queue, including three counts that walk all of
   its messages, wherever moto wants one of them: `ContentBasedDeduplication` on every send (three
   times) and `MessageRetentionPeriod` for every message a receive hands out (~11%).
@@ -23,8 +23,7 @@ docs/benchmarks.md) put most of its samples outside the service backends:
   makes eight a minute, a burst that stalled everything else). The same sort with each key converted
   once per item gives the same order (key attributes have one type per table).
 Each fix keeps moto's answers as they were: the application is moto's own, routing is memoised per host
-(the mapping is static), werkzeug's request log is off, and queue attributes are computed one at a time,
-when asked.
+(the mapping is static), and queue attributes are computed one at a time, when asked.
 moto is a dependency we do not fork, so these are patches applied at start-up; if moto's internals no
 longer look as expected a patch is skipped with a warning and moto just stays slower.
 """
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import signal
 import sys
@@ -106,12 +104,8 @@ def sort_items_by_converted_keys() -> bool:
     return True
 
 
-def quiet_access_log() -> None:
-    # werkzeug logs each request at INFO on its own logger; above INFO the call returns at once.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-_NAMES: dict[str, str] = {}
+# "ContentBasedDeduplication" -> "content_based_deduplication", the attribute moto keeps it in.
+_attribute_name = functools.cache(camelcase_to_underscores)
 
 
 class QueueAttributes(Mapping[str, Any]):
@@ -134,10 +128,7 @@ class QueueAttributes(Mapping[str, Any]):
             return queue.policy
         if key == "RedrivePolicy" and queue.redrive_policy:
             return json.dumps(queue.redrive_policy)
-        name = _NAMES.get(key)
-        if name is None:
-            name = _NAMES[key] = camelcase_to_underscores(key)
-        value = getattr(queue, name)
+        value = getattr(queue, _attribute_name(key))
         return str(value).lower() if isinstance(value, bool) else value
 
     def __iter__(self) -> Iterator[str]:
@@ -172,7 +163,6 @@ def install() -> None:
     memoise_routing()
     memoise_method_names()
     sort_items_by_converted_keys()
-    quiet_access_log()
     lazy_queue_attributes()
 
 
