@@ -1,4 +1,4 @@
-"""Helpers of the local cloud suite: one LocalCloud per module, HTTP, polling, process trees."""
+"""Helpers of the local cloud suite: one LocalCloud per module, HTTP, polling, process trees, moto patches."""
 
 from __future__ import annotations
 
@@ -190,3 +190,14 @@ def wait_for_api(host: str, port: int, process: subprocess.Popen[str], timeout: 
         except Exception:  # keep waiting until the deadline
             continue
     raise AssertionError(f"nothing answered on {host}:{port}")
+
+
+@contextmanager
+def restored(*attributes: tuple[Any, str]) -> Iterator[None]:
+    """moto as it was after the block: our patches of moto are process-wide, and other suites use moto."""
+    saved = [(owner, name, owner.__dict__[name]) for owner, name in attributes]
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)

@@ -16,19 +16,16 @@ from moto.sqs import models
 from localcloud import motoserver
 from localcloud.cloud import free_port
 from localcloud.resources import client
+from tests.localcloud.support import restored
 
 
 @pytest.fixture
 def sqs() -> Iterator[Any]:
     """An in-process moto SQS with the fix installed, and moto restored afterwards (other suites use it)."""
-    receive, delete = models.SQSBackend.receive_message, models.Queue.delete_message
-    assert motoserver.patch()
-    try:
+    with restored((models.SQSBackend, "receive_message"), (models.Queue, "delete_message")):
+        assert motoserver.patch()
         with mock_aws():
             yield boto3.client("sqs", region_name="us-east-1")
-    finally:
-        setattr(models.SQSBackend, "receive_message", receive)  # noqa: B010
-        setattr(models.Queue, "delete_message", delete)  # noqa: B010
 
 
 def fifo(sqs: Any, visibility_timeout: int) -> str:

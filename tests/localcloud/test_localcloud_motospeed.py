@@ -22,26 +22,24 @@ from moto.sqs.responses import SQSResponse
 from localcloud import motospeed
 from localcloud.cloud import free_port
 from localcloud.resources import client
+from tests.localcloud.support import restored
 from tests.support import moto_server
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
 
 
+QUEUE_ATTRIBUTES = (
+    (models.Queue, "attributes"),
+    (models.SQSBackend, "is_message_valid_based_on_retention_period"),
+)
+
+
 @pytest.fixture
 def patched() -> Iterator[None]:
-    saved = (
-        models.Queue.__dict__["attributes"],
-        models.SQSBackend.is_message_valid_based_on_retention_period,
-        DomainDispatcherApplication.get_backend_for_host,
-    )
-    assert motospeed.lazy_queue_attributes()
-    assert motospeed.memoise_routing()
-    try:
+    with restored(*QUEUE_ATTRIBUTES, (DomainDispatcherApplication, "get_backend_for_host")):
+        assert motospeed.lazy_queue_attributes()
+        assert motospeed.memoise_routing()
         yield
-    finally:
-        setattr(models.Queue, "attributes", saved[0])  # noqa: B010
-        setattr(models.SQSBackend, "is_message_valid_based_on_retention_period", saved[1])  # noqa: B010
-        setattr(DomainDispatcherApplication, "get_backend_for_host", saved[2])  # noqa: B010
 
 
 def scenario() -> dict[str, Any]:
@@ -99,16 +97,9 @@ def test_queue_attributes_are_those_moto_computes(patched: None) -> None:
 
 def test_the_same_scenario_without_the_patch_answers_the_same() -> None:
     stock = scenario()
-    saved = (
-        models.Queue.__dict__["attributes"],
-        models.SQSBackend.is_message_valid_based_on_retention_period,
-    )
-    assert motospeed.lazy_queue_attributes()
-    try:
+    with restored(*QUEUE_ATTRIBUTES):
+        assert motospeed.lazy_queue_attributes()
         ours = scenario()
-    finally:
-        setattr(models.Queue, "attributes", saved[0])  # noqa: B010
-        setattr(models.SQSBackend, "is_message_valid_based_on_retention_period", saved[1])  # noqa: B010
     assert ours == stock
 
 
@@ -124,14 +115,12 @@ def test_the_mapping_is_moto_s_dict_key_for_key() -> None:
 
 def test_method_names_are_memoised_per_class_and_still_those_of_the_class() -> None:
     original = getattr(moto_responses, "method_names_from_class")  # noqa: B009 - not re-exported by moto
-    assert motospeed.memoise_method_names()
-    try:
+    with restored((moto_responses, "method_names_from_class")):
+        assert motospeed.memoise_method_names()
         names = getattr(moto_responses, "method_names_from_class")  # noqa: B009
         first = names(SQSResponse)
         assert first is names(SQSResponse)
         assert "send_message" in first and first == original(SQSResponse)
-    finally:
-        setattr(moto_responses, "method_names_from_class", original)  # noqa: B010
 
 
 def test_routing_is_memoised_and_still_reaches_every_service(patched: None) -> None:
@@ -201,10 +190,8 @@ def test_all_items_comes_in_moto_s_own_order() -> None:
             ddb.put_item(TableName="orders", Item={"id": {"S": f"o{n}"}})
         tables = dynamodb_backends["123456789012"]["us-east-1"].tables
         stock = {name: [item.to_json() for item in original(tables[name])] for name in ("log", "orders")}
-        assert motospeed.sort_items_by_converted_keys()
-        try:
+        with restored((dynamodb_table.Table, "all_items")):
+            assert motospeed.sort_items_by_converted_keys()
             ours = {name: [item.to_json() for item in tables[name].all_items()] for name in ("log", "orders")}
-        finally:
-            setattr(dynamodb_table.Table, "all_items", original)  # noqa: B010
     assert ours == stock
     assert [i["Attributes"]["seq"]["N"] for i in ours["log"][:5]] == ["1", "9", "10", "25", "100"]
