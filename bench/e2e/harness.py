@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,14 +34,10 @@ class Cloud:
         results: Path,
         *,
         stack_name: str = "tradestream-local",
-        stock_moto: bool = False,
-        function_concurrency: int | None = None,
-        sqs_pollers: int | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.results = results
-        self.stock_moto = stock_moto
-        self.function_concurrency = function_concurrency
-        self.sqs_pollers = sqs_pollers
+        self.options = list(options)  # more of bench/e2e/cloud.py's flags: the settings a run varies
         self.counts = results / "calls"
         self.stack_name = stack_name
         self.aws_port = free_port()
@@ -72,13 +68,7 @@ class Cloud:
                 f"--aws-port={self.aws_port}",
                 f"--api-port={self.api_port}",
                 f"--stack-name={self.stack_name}",
-                *(["--stock-moto"] if self.stock_moto else []),
-                *(
-                    [f"--function-concurrency={self.function_concurrency}"]
-                    if self.function_concurrency
-                    else []
-                ),
-                *([f"--sqs-pollers={self.sqs_pollers}"] if self.sqs_pollers else []),
+                *self.options,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

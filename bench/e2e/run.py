@@ -193,9 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     cloud = Cloud(
         out,
-        stock_moto=args.stock_moto,
-        function_concurrency=args.function_concurrency,
-        sqs_pollers=args.sqs_pollers,
+        options=[
+            *(["--stock-moto"] if args.stock_moto else []),
+            *([f"--function-concurrency={args.function_concurrency}"] if args.function_concurrency else []),
+            *([f"--sqs-pollers={args.sqs_pollers}"] if args.sqs_pollers else []),
+        ],
     )
     print(f"results in {out}; local cloud on {cloud.api} and {cloud.endpoint}", file=sys.stderr)
     # SIGTERM unwinds like Ctrl-C, so the `finally` below stops the local cloud and its workers.
