@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,8 +222,13 @@ class LocalCloud:
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(timeout)})
 
     def _prewarm(self) -> None:
-        for pool in list(self.pools.values()):
-            pool.prewarm()
+        self.prewarm(1)
+
+    def prewarm(self, workers: int) -> None:
+        """Start `workers` workers of every function now (the benchmark measures warm functions)."""
+        # Two interpreters start at once on two cores; more would only share them.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="prewarm") as starting:
+            list(starting.map(lambda pool: pool.prewarm(workers), list(self.pools.values())))
 
     def function_environment(self) -> dict[str, str]:
         """What every function sees besides its own variables: credentials, region, the endpoint."""

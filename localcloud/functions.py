@@ -105,19 +105,23 @@ class FunctionPool:
         self.cold_starts += 1
         return _Worker(process, parent, self._generation)
 
-    def prewarm(self) -> None:
-        """Start one worker ahead of the first invocation (what provisioned concurrency buys on AWS)."""
+    def prewarm(self, workers: int = 1) -> None:
+        """Start workers ahead of the first invocations, up to `workers` of them (at most the pool's
+        concurrency): what provisioned concurrency buys on AWS."""
         with self._lock:
-            if self._idle or self._busy or self._closed:
+            wanted = min(workers, self.concurrency) - len(self._idle) - self._busy
+            if wanted <= 0 or self._closed:
                 return
-            self._busy += 1
-        w: _Worker | None = None
+            self._busy += wanted  # counted as busy while they start, so invocations do not race past
+        started: list[_Worker] = []
         try:
-            w = self._start_worker()
+            for _ in range(wanted):
+                started.append(self._start_worker())
         except Exception:
-            log.warning("%s: prewarm failed; the first invocation will cold-start", self.spec.logical_id)
+            log.warning("%s: prewarm failed; the first invocations will cold-start", self.spec.logical_id)
         finally:
-            self._release(w)
+            for i in range(wanted):
+                self._release(started[i] if i < len(started) else None)
 
     def _acquire(self) -> _Worker | None:
         with self._lock:

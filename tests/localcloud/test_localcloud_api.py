@@ -334,6 +334,22 @@ def test_warm_state_is_reused_and_recycle_forces_a_cold_start(cloud: LocalCloud)
     assert request(cloud, "GET", "/counter").json()["count"] == 1
 
 
+def test_prewarm_starts_workers_up_to_the_pools_concurrency_and_invocations_find_them_warm(
+    cloud: LocalCloud,
+) -> None:
+    cloud.recycle("CounterFunction")
+    pool = cloud.pools["CounterFunction"]
+    before = pool.cold_starts
+    pool.prewarm(3)
+    assert pool.cold_starts - before == 3
+    pool.prewarm(2)  # three are warm already
+    assert pool.cold_starts - before == 3
+    assert request(cloud, "GET", "/counter").json()["count"] == 1  # a fresh worker, but no cold start
+    assert pool.cold_starts - before == 3
+    pool.prewarm(pool.concurrency + 5)
+    assert pool.cold_starts - before == pool.concurrency
+
+
 def test_recycling_an_unknown_function_is_404(cloud: LocalCloud) -> None:
     response = request(cloud, "POST", "/_localcloud/functions/NoSuchFunction/recycle")
     assert response.status == 404
