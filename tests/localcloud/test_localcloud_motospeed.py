@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import base_backend
 from moto.core import responses as moto_responses
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models import table as dynamodb_table
@@ -22,7 +25,7 @@ from moto.sqs.responses import SQSResponse
 from localcloud import motospeed
 from localcloud.cloud import free_port
 from localcloud.resources import client
-from tests.localcloud.support import restored
+from tests.localcloud.support import REPO, restored
 from tests.support import moto_server
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
@@ -195,3 +198,48 @@ def test_all_items_comes_in_moto_s_own_order() -> None:
             ours = {name: [item.to_json() for item in tables[name].all_items()] for name in ("log", "orders")}
     assert ours == stock
     assert [i["Attributes"]["seq"]["N"] for i in ours["log"][:5]] == ["1", "9", "10", "25", "100"]
+
+
+def test_a_present_account_s_backend_is_read_without_moto_s_lock_and_a_missing_one_is_created_under_it() -> None:
+    with restored((base_backend.BackendDict, "__getitem__")), mock_aws():
+        assert motospeed.lock_free_backend_lookup()
+        backends = models.sqs_backends
+        first = backends["210987654321"]  # missing: moto's own creation, which registers it for reset
+        assert backends in getattr(base_backend.BackendDict, "_instances")  # noqa: B009 - moto-internal
+        got: list[Any] = []
+        with base_backend.backend_lock:  # held here: a lookup that took it would wait for ever
+            reader = threading.Thread(target=lambda: got.append(backends["210987654321"]))
+            reader.start()
+            reader.join(timeout=5)
+        assert got == [first]
+        first["us-east-1"].create_queue("kept")
+        assert backends["210987654321"]["us-east-1"].list_queues("kept")[0].name == "kept"
+        base_backend.BackendDict.reset()  # what mock_aws and the server's reset do
+        assert backends["210987654321"]["us-east-1"].list_queues("kept") == []
+
+
+def test_survivors_of_a_full_collection_are_frozen_and_garbage_is_still_collected() -> None:
+    # In a child: freezing is for the life of the process, and pytest's own objects would be frozen.
+    script = """
+import gc, time
+from localcloud import motospeed
+motospeed.freeze_after_full_collections()
+kept = [[i] for i in range(10_000)]
+assert gc.get_freeze_count() == 0
+gc.collect()
+deadline = time.monotonic() + 5
+while gc.get_freeze_count() < 10_000 and time.monotonic() < deadline:
+    time.sleep(0.01)
+frozen = gc.get_freeze_count()
+cycle = []
+cycle.append(cycle)  # garbage made after the freeze is the collector's again
+del cycle
+print(frozen, gc.collect())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, collected = (int(n) for n in done.stdout.split())
+    assert frozen >= 10_000
+    assert collected >= 1
