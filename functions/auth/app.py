@@ -15,6 +15,7 @@ from tradestream.adapters.ssm import load_keyring
 from tradestream.api.caller import caller_of
 from tradestream.api.resolver import create_resolver
 from tradestream.auth import KeyRing, PasswordHashing, TokenBucket, TokenIssuer, TokenVerifier
+from tradestream.heap import warm_heap
 from tradestream.identity.service import IdentityService, LoginResult, LoginThrottle
 from tradestream.observability import logger
 from tradestream.settings import AuthApiSettings
@@ -127,6 +128,7 @@ def me() -> dict[str, str]:
     return {"userId": caller.user_id, "username": caller.username}
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -13,6 +13,7 @@ from tradestream.adapters.ssm import load_keyring
 from tradestream.api.resolver import request_id_of
 from tradestream.auth import KeyRing, TokenVerifier
 from tradestream.errors import InvalidToken
+from tradestream.heap import warm_heap
 from tradestream.identity.service import Authorization
 from tradestream.observability import logger
 from tradestream.settings import AuthorizerSettings
@@ -60,6 +61,7 @@ def _api_wildcard(method_arn: str) -> str:
     return f"{arn}:execute-api:{region_account_api}/{stage}/*/*"
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(request_id_of(event))  # its log lines carry the request's X-Request-Id too

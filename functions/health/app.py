@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tradestream.api.resolver import create_resolver
+from tradestream.heap import warm_heap
 from tradestream.observability import logger
 
 app = create_resolver()
@@ -33,6 +34,7 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tradestream.adapters.dynamodb.journal import DynamoTransactionStore
 from tradestream.adapters.sqs import SqsDeadLetters
 from tradestream.contracts import MatchingBatchV1
+from tradestream.heap import warm_heap
 from tradestream.observability import logger
 from tradestream.projections.journal import project_journal
 from tradestream.projections.runner import run_projection
@@ -34,6 +35,7 @@ def apply(entries: list[MatchingBatchV1]) -> None:
     )
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_projection(event, context, apply=apply, dead_letters=SqsDeadLetters(settings().dlq_url))

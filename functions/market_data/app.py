@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tradestream.adapters.dynamodb.market_data import DynamoCandleStore, DynamoTickerStore, DynamoTradeTape
 from tradestream.adapters.sqs import SqsDeadLetters
 from tradestream.contracts import MatchingBatchV1
+from tradestream.heap import warm_heap
 from tradestream.observability import logger
 from tradestream.projections.market_data import project_market_data
 from tradestream.projections.runner import run_projection
@@ -52,6 +53,7 @@ def apply(entries: list[MatchingBatchV1]) -> None:
     )
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_projection(event, context, apply=apply, dead_letters=SqsDeadLetters(settings().dlq_url))

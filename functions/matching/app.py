@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tradestream.adapters.dynamodb.lane import DynamoBookLog, DynamoBookViewStore, DynamoSnapshotStore
 from tradestream.adapters.kinesis import KinesisPublisher
 from tradestream.adapters.sqs import SqsDeadLetters
+from tradestream.heap import warm_heap
 from tradestream.lane.consumer import LaneConsumer
 from tradestream.lane.service import MatchingService
 from tradestream.observability import logger
@@ -42,6 +43,7 @@ def consumer() -> LaneConsumer:
     return LaneConsumer(service, SqsDeadLetters(s.lane_dlq_url))
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failed = consumer().consume(event["Records"])

@@ -16,6 +16,7 @@ from tradestream.adapters.sqs import SqsLane
 from tradestream.api.caller import caller_of
 from tradestream.api.resolver import create_resolver, request_id_of
 from tradestream.errors import ValidationFailed
+from tradestream.heap import warm_heap
 from tradestream.observability import logger
 from tradestream.orders.requests import PlaceOrderRequest
 from tradestream.orders.service import OrderService
@@ -113,6 +114,7 @@ def order_book(ticker: str, depth: Annotated[int, Query(ge=1, le=100)] = 20) -> 
     return {"ticker": symbol, "seq": seq, "bids": levels(bids), "asks": levels(asks)}
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

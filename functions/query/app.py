@@ -15,6 +15,7 @@ from tradestream.adapters.dynamodb.portfolio import DynamoPortfolioReader
 from tradestream.api.caller import caller_of
 from tradestream.api.resolver import create_resolver
 from tradestream.errors import ValidationFailed
+from tradestream.heap import warm_heap
 from tradestream.marketdata import Interval
 from tradestream.observability import logger
 from tradestream.queries.market_data import MAX_CANDLES, MAX_TRADES, MarketDataQueries
@@ -162,6 +163,7 @@ def list_tickers() -> list[dict[str, Any]]:
     return market_data().tickers()
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tradestream.adapters.dynamodb.orders import DynamoPendingOrders
 from tradestream.adapters.sqs import SqsLane
+from tradestream.heap import warm_heap
 from tradestream.observability import logger
 from tradestream.orders.reconciler import reconcile
 from tradestream.settings import ReconcilerSettings
@@ -26,6 +27,7 @@ def parts() -> tuple[DynamoPendingOrders, SqsLane]:
     return DynamoPendingOrders(s.orders_table), SqsLane(s.lane_queue_url)
 
 
+@warm_heap
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     pending, lane = parts()
