@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloud import LocalCloud, Settings, stop_with_parent
+from localcloud.cloud import LocalCloud, Settings, freeze_heap, stop_with_parent
 from localcloud.errors import InvocationError, LocalCloudError
 
 
@@ -61,6 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     stop_with_parent()
     cloud.start()
+    freeze_heap()
     assert cloud.wiring is not None
     print(
         f"TradeStream local cloud is up ({len(cloud.wiring.functions)} functions, "

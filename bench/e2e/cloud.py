@@ -25,7 +25,7 @@ for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
         sys.path.insert(0, _path)
 
 from localcloud import callcount, motoserver  # noqa: E402 - importable once the lines above ran
-from localcloud.cloud import LocalCloud, Settings, wait_for_port  # noqa: E402
+from localcloud.cloud import LocalCloud, Settings, freeze_heap, wait_for_port  # noqa: E402
 from tradestream.auth import generate_dev_keypair  # noqa: E402
 
 SIGNING_KEY_PARAMETER = "/tradestream/local/jwt-signing-key"
@@ -94,6 +94,7 @@ def main() -> int:
     # Every worker of every function before the first phase: cold starts are not what the benchmark
     # measures, and a pool that grows under load spends seconds of CPU on interpreter starts.
     cloud.prewarm(settings.function_concurrency)
+    freeze_heap()
     print("READY", flush=True)
     while not signals:
         time.sleep(0.2)
