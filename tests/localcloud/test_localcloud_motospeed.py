@@ -200,7 +200,7 @@ def test_all_items_comes_in_moto_s_own_order() -> None:
     assert [i["Attributes"]["seq"]["N"] for i in ours["log"][:5]] == ["1", "9", "10", "25", "100"]
 
 
-def test_a_present_account_s_backend_is_read_without_moto_s_lock_and_a_missing_one_is_created_under_it() -> None:
+def test_a_present_account_s_backend_is_read_without_the_lock_and_a_missing_one_created_under_it() -> None:
     with restored((base_backend.BackendDict, "__getitem__")), mock_aws():
         assert motospeed.lock_free_backend_lookup()
         backends = models.sqs_backends
