@@ -7,8 +7,9 @@ the real size, and times them. What the pipeline achieves is then reported as a 
 The calls, per the design (ARCHITECTURE.md, "Flow of an order"):
 - orders API: one conditional PutItem of the order + one FIFO SendMessage per placement; a cancel is one
   conditional UpdateItem + one SendMessage;
-- lane: one ReceiveMessage + one DeleteMessageBatch per matching batch (a log entry);
-- matching: one conditional PutItem of the log entry + one PutRecords per log entry;
+- lane: one ReceiveMessage + one DeleteMessageBatch per ten commands (a lane batch);
+- matching: one conditional PutItem per log entry (a ticker's part of a lane batch) + one PutRecords per
+  lane batch carrying every entry of it (one more per entry depth when an entry spans records);
 - projections, per Kinesis batch: one GetRecords per projection (4), then one conditional write per item
   touched: order status per order; journal rows by BatchWriteItem (25 a call) plus one guarded counter
   update per (user, ticker) and (user, day, ticker); a position per (user, ticker) and a last price per
@@ -51,6 +52,7 @@ from tradestream.projections.runner import event_key
 
 PROJECTIONS = 4
 BATCH_WRITE = 25
+LANE_BATCH = 10  # the lane event source's BatchSize: commands a matching invocation receives
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,19 @@ def rounds_of(entries: Sequence[LogEntry]) -> list[list[LogEntry]]:
         by_ticker.setdefault(entry.ticker, []).append(entry)
     depth = max((len(v) for v in by_ticker.values()), default=0)
     return [[v[r] for v in by_ticker.values() if r < len(v)] for r in range(depth)]
+
+
+def lane_batches(entries: Sequence[LogEntry]) -> list[list[LogEntry]]:
+    """A round's entries as the lane batches that carried them: up to ten commands a batch."""
+    batches: list[list[LogEntry]] = []
+    size = 0
+    for entry in entries:
+        if not batches or size + len(entry.commands) > LANE_BATCH:
+            batches.append([])
+            size = 0
+        batches[-1].append(entry)
+        size += len(entry.commands)
+    return batches
 
 
 def _s(value: object) -> dict[str, str]:
@@ -192,27 +207,31 @@ class _Lane:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
 
-    def matching(self, entry: LogEntry) -> None:
-        self.call(
-            self.ddb,
-            "dynamodb",
-            "PutItem",
-            TableName=self.tables["BookLogTable"],
-            Item={
-                "ticker": _s(entry.ticker),
-                "seq": _n(entry.seq),
-                "entry": {"B": compress_json(entry.to_item())},
-            },
-            ConditionExpression="attribute_not_exists(ticker)",
-        )
-        for record in entry.records():
+    def matching(self, batch: list[LogEntry]) -> None:
+        for entry in batch:
+            self.call(
+                self.ddb,
+                "dynamodb",
+                "PutItem",
+                TableName=self.tables["BookLogTable"],
+                Item={
+                    "ticker": _s(entry.ticker),
+                    "seq": _n(entry.seq),
+                    "entry": {"B": compress_json(entry.to_item())},
+                },
+                ConditionExpression="attribute_not_exists(ticker)",
+            )
+        records = [(entry.ticker, entry.records()) for entry in batch]
+        for depth in range(max(len(chunks) for _, chunks in records)):
             self.call(
                 self.kinesis,
                 "kinesis",
                 "PutRecords",
                 StreamName=self.stream,
                 Records=[
-                    {"Data": record.model_dump_json(by_alias=True).encode(), "PartitionKey": entry.ticker}
+                    {"Data": chunks[depth].model_dump_json(by_alias=True).encode(), "PartitionKey": ticker}
+                    for ticker, chunks in records
+                    if depth < len(chunks)
                 ],
             )
 
@@ -395,8 +414,8 @@ class _Lane:
             self.api(command)
         # A receive hands out up to ten messages across message groups, as Lambda's poller gets them.
         self.lane(len(commands))
-        for entry in entries:
-            self.matching(entry)
+        for batch in lane_batches(entries):
+            self.matching(batch)
         self.projections([entry.published() for entry in entries])
 
 
@@ -487,9 +506,9 @@ def expected_calls(entries: Sequence[LogEntry]) -> Counter[tuple[str, str]]:
             calls[("sqs", "SendMessage")] += 1
         calls[("sqs", "ReceiveMessage")] += math.ceil(len(commands) / 10)
         calls[("sqs", "DeleteMessageBatch")] += math.ceil(len(commands) / 10)
-        for entry in group:
-            calls[("dynamodb", "PutItem")] += 1
-            calls[("kinesis", "PutRecords")] += len(entry.records())
+        for batch in lane_batches(group):
+            calls[("dynamodb", "PutItem")] += len(batch)
+            calls[("kinesis", "PutRecords")] += max(len(entry.records()) for entry in batch)
         published = [e.published() for e in group]
         calls[("kinesis", "GetRecords")] += PROJECTIONS
         rows = transaction_rows(published)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -206,10 +207,29 @@ def test_a_failing_ticker_fails_exactly_its_own_messages(
     bad = ticker + "B"
 
     class ThrottledFor(KinesisPublisher):
-        def publish(self, batches: list[MatchingBatchV1]) -> None:
-            if any(b.ticker == bad for b in batches):
-                raise PublishFailed("ProvisionedThroughputExceededException")
-            super().publish(batches)
+        """PutRecords as Kinesis answers when one partition key's shard is over its limit: the call
+        succeeds, that key's records come back with an ErrorCode, the others are written."""
+
+        @property
+        def client(self) -> Any:
+            stream = super().client
+
+            class PartlyRefusing:
+                def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+                    kept = [r for r in Records if r["PartitionKey"] != bad]
+                    written = iter(
+                        stream.put_records(StreamName=StreamName, Records=kept)["Records"] if kept else []
+                    )
+                    refused = {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": "slow down",
+                    }
+                    return {
+                        "FailedRecordCount": sum(r["PartitionKey"] == bad for r in Records),
+                        "Records": [refused if r["PartitionKey"] == bad else next(written) for r in Records],
+                    }
+
+            return PartlyRefusing()
 
     monkeypatch.setattr(exchange.matching, "KinesisPublisher", ThrottledFor)
     good_sell = exchange.place(alice, **limit(ticker, "SELL", "1", "10"))
@@ -254,7 +274,7 @@ def test_a_batch_whose_only_ticker_fails_reports_every_message_as_a_failure(
     exchange: Exchange, alice: User, ticker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Throttled(KinesisPublisher):
-        def publish(self, batches: list[MatchingBatchV1]) -> None:
+        def publish_tickers(self, batches: Mapping[str, list[MatchingBatchV1]]) -> set[str]:
             raise PublishFailed("ProvisionedThroughputExceededException")
 
     monkeypatch.setattr(exchange.matching, "KinesisPublisher", Throttled)

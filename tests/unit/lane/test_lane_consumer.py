@@ -20,7 +20,7 @@ from tests.fakes.lane import (
 from tests.unit.lane.builders import NOW, TICKER, cancel, place
 from tradestream.contracts import OrderCancelRequestedV1, OrderPlacedV1
 from tradestream.lane.consumer import LaneConsumer
-from tradestream.lane.service import MatchingService
+from tradestream.lane.service import Committed, MatchingService
 from tradestream.observability import logger
 
 
@@ -200,10 +200,10 @@ class MeetingService(MatchingService):
         self.barrier = threading.Barrier(tickers, timeout=5)
         self.correlation: dict[str, str | None] = {}
 
-    def process(self, ticker: str, commands: list[Any]) -> None:
+    def commit(self, ticker: str, commands: list[Any]) -> Committed:
         self.barrier.wait()  # broken (an exception, so a failed ticker) if the tickers ran in turn
         self.correlation[ticker] = logger.thread_safe_get_current_keys().get("correlation_id")
-        super().process(ticker, commands)
+        return super().commit(ticker, commands)
 
 
 def test_the_tickers_of_a_batch_are_matched_side_by_side_each_with_its_own_request_ids() -> None:
@@ -218,3 +218,56 @@ def test_the_tickers_of_a_batch_are_matched_side_by_side_each_with_its_own_reque
     assert consumer.consume(batch) == set()
     assert service.correlation == {t: f"req-{t}-0,req-{t}-1" for t in ("AAA", "BBB", "CCC")}
     assert all(harness.log.seqs(t) == [1] for t in ("AAA", "BBB", "CCC"))
+
+
+class CountingPublisher(RecordingPublisher):
+    """Counts publish_tickers calls: the batch's tickers reach the publisher together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.together: list[list[str]] = []
+
+    def publish_tickers(self, batches: Any) -> set[str]:
+        self.together.append(sorted(batches))
+        return super().publish_tickers(batches)
+
+
+class FailingCommit(MatchingService):
+    def commit(self, ticker: str, commands: list[Any]) -> Committed:
+        if ticker == "BAD":
+            raise ConnectionError("the log is unreachable")
+        return super().commit(ticker, commands)
+
+
+def test_the_committed_tickers_of_a_batch_are_published_together_and_a_failed_commit_is_left_out() -> None:
+    publisher = CountingPublisher()
+    harness = Harness(lambda **ports: FailingCommit(**{**ports, "publisher": publisher}))
+    failed = harness.consumer.consume(
+        [
+            record("m1", place("a1", "SELL", "1", "10"), TICKER),
+            record("m2", place("x1", "SELL", "1", "10", ticker="BAD"), "BAD"),
+            record("m3", place("z1", "SELL", "1", "10", ticker="ZED"), "ZED"),
+        ]
+    )
+    assert failed == {"m2"}
+    assert publisher.together == [[TICKER, "ZED"]]
+    assert sorted((b.ticker, b.seq) for b in publisher.records) == [(TICKER, 1), ("ZED", 1)]
+
+
+def test_a_publisher_that_raises_retries_every_committed_ticker_and_the_retry_republishes(
+    harness: Harness,
+) -> None:
+    batch = [
+        record("m1", place("a1", "SELL", "1", "10"), TICKER),
+        record("m2", place("z1", "SELL", "1", "10", ticker="ZED"), "ZED"),
+    ]
+
+    def down(_: Any) -> set[str]:
+        raise ConnectionError("the stream is unreachable")
+
+    harness.publisher.publish_tickers = down  # type: ignore[method-assign,assignment]
+    assert harness.consumer.consume(batch) == {"m1", "m2"}
+    del harness.publisher.publish_tickers
+    assert harness.consumer.consume(batch) == set()
+    assert harness.log.appends == 2  # committed once each; the retry only republished
+    assert sorted((b.ticker, b.seq) for b in harness.publisher.records) == [(TICKER, 1), ("ZED", 1)]

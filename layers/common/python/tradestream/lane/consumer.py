@@ -1,4 +1,4 @@
-"""Turns one SQS FIFO batch into per-ticker matching calls; poison goes to the DLQ with its reason."""
+"""Turns one SQS FIFO batch into per-ticker commits, published together; poison goes to the DLQ."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from tradestream.contracts import parse_lane_command
 from tradestream.lane.ports import DeadLetters
-from tradestream.lane.service import MatchingService
+from tradestream.lane.service import Committed, MatchingService
 from tradestream.lane.state import Command
 from tradestream.observability import correlate, correlated
 from tradestream.observability import logger as log
@@ -49,33 +49,39 @@ class LaneConsumer:
                     failed.add(message_id)
                 continue
             groups.setdefault(command.ticker, []).append((message_id, command))
+        if not groups:
+            return failed
         if len(groups) == 1:
             ((ticker, items),) = groups.items()
             correlate([command.correlation_id for _, command in items])
-            failed.update(self._process(ticker, items))
-        elif groups:
-            # The tickers of a batch are independent lanes, and a ticker's commit is round trips in a
-            # row (the log, then the stream beside the view): run side by side, a batch of five tickers
-            # takes about as long as one instead of five times as long (measured on the local cloud:
-            # lane leg p50 1.4 s at 14 orders/s with tickers in turn). One ticker's commands still run
-            # in order, on one thread.
-            def run(group: tuple[str, list[tuple[str, Command]]]) -> set[str]:
+            outcomes = [self._commit(ticker, items)]
+        else:
+            # The tickers of a batch are independent lanes, and a ticker's commit is a conditional put
+            # of its log: run side by side, a batch of five tickers takes about as long as one instead
+            # of five times as long (measured on the local cloud: lane leg p50 1.4 s at 14 orders/s
+            # with tickers in turn). One ticker's commands still run in order, on one thread.
+            def run(group: tuple[str, list[tuple[str, Command]]]) -> Committed | None:
                 ticker, items = group
                 with correlated([command.correlation_id for _, command in items]):
-                    return self._process(ticker, items)
+                    return self._commit(ticker, items)
 
-            for outcome in _TICKERS.map(run, groups.items()):
-                failed.update(outcome)
+            outcomes = list(_TICKERS.map(run, groups.items()))
+        # Then every committed ticker's entries reach the stream together: one PutRecords for the
+        # batch instead of one per ticker (about a third of the lane's AWS calls at 20 orders/s).
+        committed = [c for c in outcomes if c is not None]
+        retried = {ticker for ticker, outcome in zip(groups, outcomes, strict=True) if outcome is None}
+        retried |= self._service.process_batch(committed)
+        for ticker in retried:
+            failed.update(message_id for message_id, _ in groups[ticker])
         return failed
 
-    def _process(self, ticker: str, items: list[tuple[str, Command]]) -> set[str]:
-        """The ids of the ticker's messages if its batch failed, else none."""
+    def _commit(self, ticker: str, items: list[tuple[str, Command]]) -> Committed | None:
+        """The ticker's committed entries, or None if its commit failed (its messages are retried)."""
         try:
-            self._service.process(ticker, [command for _, command in items])
+            return self._service.commit(ticker, [command for _, command in items])
         except Exception:
             log.exception("%s: batch of %d command(s) failed; it will be retried", ticker, len(items))
-            return {message_id for message_id, _ in items}
-        return set()
+            return None
 
     def _park(self, record: dict[str, Any], reason: str, group: str | None) -> bool:
         log.warning("poison message %s parked: %s", record["messageId"], reason)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from tradestream.contracts import MatchingBatchV1
 from tradestream.lane.state import LogEntry
+from tradestream.observability import logger as log
 
 
 class BookLog(ABC):
@@ -48,6 +50,19 @@ class EventPublisher(ABC):
     @abstractmethod
     def publish(self, batches: list[MatchingBatchV1]) -> None:
         """All or nothing from the caller's view: raise unless every batch reached the stream."""
+
+    def publish_tickers(self, batches: Mapping[str, list[MatchingBatchV1]]) -> set[str]:
+        """Each ticker's batches in order, tickers independent of each other: returns the tickers whose
+        batches did not all reach the stream (a prefix of them may have). An adapter that can put
+        several tickers in one call overrides this; this one publishes ticker by ticker."""
+        failed: set[str] = set()
+        for ticker, batch in batches.items():
+            try:
+                self.publish(batch)
+            except Exception:
+                log.exception("%s: entries not published; they will be retried", ticker)
+                failed.add(ticker)
+        return failed
 
 
 class DeadLetters(ABC):

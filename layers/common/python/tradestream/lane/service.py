@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tradestream.contracts import MatchingBatchV1
 from tradestream.lane.ports import BookLog, BookViewStore, EventPublisher, SnapshotStore
 from tradestream.lane.state import Command, LogEntry, TickerLane
 from tradestream.money import lots_to_quantity, ticks_to_price, to_str
@@ -18,6 +20,21 @@ CATCH_UP_READS = 20
 
 # One view write at a time per ticker, and a lane batch holds at most ten tickers.
 _DERIVED = ThreadPoolExecutor(max_workers=10, thread_name_prefix="book-view")
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A ticker's part of a lane batch once its log is settled: the entries to publish (redelivered
+    ones first, in seq order) and the view/snapshot writes running beside the publish."""
+
+    ticker: str
+    lane: TickerLane
+    entries: list[LogEntry]
+    derived: Future[None] | None
+    redelivery: bool  # nothing fresh was matched: the batch came back
+
+    def records(self) -> list[MatchingBatchV1]:
+        return [record for entry in self.entries for record in entry.records()]
 
 
 class LaneConflict(Exception):
@@ -61,7 +78,34 @@ class MatchingService:
         return lane
 
     def process(self, ticker: str, commands: list[Command]) -> None:
-        """Apply, commit, publish. Raises on any failure; the caller retries the messages."""
+        """Apply, commit, publish one ticker's commands. Raises on any failure; the caller retries them."""
+        committed = self.commit(ticker, commands)
+        published = False
+        try:
+            self._publisher.publish(committed.records())
+            published = True
+        finally:
+            self.settle(committed, published=published)
+
+    def process_batch(self, committed: list[Committed]) -> set[str]:
+        """Publish the committed tickers of one lane batch together: one stream call per entry depth
+        (usually one call for the whole batch, against one per ticker). Returns the tickers whose
+        entries did not all reach the stream; their messages must be retried."""
+        unpublished: set[str] = set()
+        try:
+            entries = {c.ticker: c.records() for c in committed if c.entries}
+            unpublished = self._publisher.publish_tickers(entries)
+        except Exception:
+            log.exception("the batch's entries were not published; every ticker of it will be retried")
+            unpublished = {c.ticker for c in committed}
+        finally:
+            for c in committed:
+                self.settle(c, published=c.ticker not in unpublished)
+        return unpublished
+
+    def commit(self, ticker: str, commands: list[Command]) -> Committed:
+        """Apply and commit a ticker's fresh commands; its redelivered ones are looked up, never
+        matched twice. Raises on failure (nothing of the ticker is then committed by this call)."""
         for _ in range(_COMMIT_ATTEMPTS):
             lane = self.lane(ticker)
             fresh: list[Command] = []
@@ -83,17 +127,18 @@ class MatchingService:
                 # The view and snapshot do not wait for the stream, nor it for them: one round trip
                 # less on every order's way to its final status.
                 derived = _DERIVED.submit(self._after_commit, lane, entry)
-            try:
-                self._publisher.publish([record for e in entries for record in e.records()])
-            finally:
-                if derived is not None:
-                    derived.result()  # never raises; returns before the lane serves its next batch
-            if not fresh and (repeats or ticker in self._stale_views):
-                # A redelivery: the worker that committed may have died before it wrote the view (found
-                # by the chaos run: the book view stayed one entry behind the log until the next order).
-                self._save_view(lane, lane.head)
-            return
+            return Committed(ticker, lane, entries, derived, redelivery=not fresh)
         raise LaneConflict(f"{ticker}: the log head kept moving under us")
+
+    def settle(self, committed: Committed, *, published: bool) -> None:
+        """Wait for the ticker's view and snapshot writes (before the lane serves its next batch)."""
+        if committed.derived is not None:
+            committed.derived.result()  # never raises
+        ticker = committed.ticker
+        if published and committed.redelivery and (committed.entries or ticker in self._stale_views):
+            # A redelivery: the worker that committed may have died before it wrote the view (found
+            # by the chaos run: the book view stayed one entry behind the log until the next order).
+            self._save_view(committed.lane, committed.lane.head)
 
     def _committed(self, ticker: str, seq: int) -> LogEntry:
         entry = self._log.get(ticker, seq)
