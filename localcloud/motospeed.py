@@ -221,13 +221,10 @@ def install() -> None:
     lazy_queue_attributes()
 
 
-# moto's work runs under one GIL, so threads beyond the requests that wait (a long poll: the lane
-# poller's 1 s, a user's ReceiveMessage up to 20 s) only add contention: with 48, a py-spy profile
-# showed two thirds of moto's busy samples in threads waiting to take the GIL back after a socket
-# send. A smaller pool queues requests in waitress's FIFO instead. Measured with the benchmark at 16
-# orders/s for 120 s (same code, fresh cloud each): p99 POST -> final 540 ms with 12 threads, 1,023
-# with 6, 3,639 with 48 (docs/benchmarks.md).
-SERVER_THREADS = 12
+# Requests that hold a thread: long polls (the lane pollers wait up to 1 s, a user's ReceiveMessage up
+# to 20 s) and every in-flight call of the function workers, the pollers and the API edge. Fewer threads
+# (12, 6) were measured and did not help beyond the benchmark's noise (docs/benchmarks.md, run 6).
+SERVER_THREADS = 48
 
 
 def serve(host: str, port: int) -> None:
