@@ -41,6 +41,10 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     )
 
 
+def _optional_int(value: str | None) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
 def _answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -50,7 +54,7 @@ def _answers(host: str, port: int) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(_settings(args, prewarm=True))
+    cloud = LocalCloud(_settings(args, prewarm=True, dynamodb_port=args.dynamodb_port))
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -69,6 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print(f"  API:           {cloud.api_url}")
     print(f"  AWS endpoint:  {cloud.endpoint}   (AWS_ENDPOINT_URL={cloud.endpoint})")
+    if cloud.dynamodb_endpoint:
+        print(f"  DynamoDB:      {cloud.dynamodb_endpoint}   (its own moto; {cloud.endpoint} relays to it)")
     print(f"  try:           curl -s {cloud.api_url}/actuator/health")
     print("Ctrl-C stops everything.", flush=True)
     while not signals:
@@ -123,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="serve the template until Ctrl-C")
+    run = commands.add_parser("run", help="serve the template until Ctrl-C")
+    run.add_argument(
+        "--dynamodb-port",
+        type=int,
+        default=_optional_int(os.environ.get("LOCALCLOUD_DYNAMODB_PORT")),
+        help="serve DynamoDB from a moto process of its own on this port (0: any free port); "
+        "the AWS port relays DynamoDB calls to it. Default: one moto serves every service",
+    )
     invoke = commands.add_parser("invoke", help="invoke one function with an event file and print its result")
     invoke.add_argument("function", help="logical id or name of the function")
     invoke.add_argument("--event", "-e", required=True, help="event JSON file, or - for stdin")

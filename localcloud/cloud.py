@@ -81,6 +81,10 @@ class Settings:
     parameters: dict[str, str] = field(default_factory=dict)
     ssm_parameters: dict[str, str] = field(default_factory=dict)  # name -> value, SecureString
     external_endpoint: str | None = None  # use an already running moto/LocalStack instead of starting one
+    # DynamoDB in a moto process of its own on this port (0: any free one), so that two processes share
+    # the emulator's work instead of one GIL; the functions call it directly and aws_port relays the
+    # DynamoDB calls of everyone else to it (localcloud/forward.py). None: one moto serves everything.
+    dynamodb_port: int | None = None
     # Workers per function. AWS allows an account 1,000 at once; on two cores 8 was measured better than 4
     # (the orders function serves POSTs, cancels and the probes' GETs: at 15 orders/s, POST -> final p50
     # 241 -> 183 ms, p99 567 -> 478 ms), and a pool only grows when that many invocations overlap.
@@ -152,6 +156,8 @@ class LocalCloud:
         self.settings = settings
         self.endpoint = settings.external_endpoint or f"http://{settings.host}:{settings.aws_port}"
         self._moto: subprocess.Popen[bytes] | None = None
+        self._dynamodb: subprocess.Popen[bytes] | None = None
+        self.dynamodb_endpoint: str | None = None  # set when DynamoDB has a moto process of its own
         self._api_server: BaseWSGIServer | None = None
         self._api_thread: threading.Thread | None = None
         self.pollers: list[_Poller] = []
@@ -184,6 +190,8 @@ class LocalCloud:
     def _start(self) -> None:
         s = self.settings
         template = template_loader.load(s.template, s.parameters)
+        if s.external_endpoint is not None and s.dynamodb_port is not None:
+            raise LocalCloudError("a DynamoDB port is only for the moto the local cloud starts itself")
         if s.start_api:
             ensure_port_free(s.host, s.api_port)
         if s.external_endpoint is None:
@@ -249,6 +257,8 @@ class LocalCloud:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
             "AWS_ENDPOINT_URL": self.endpoint,
+            # botocore's per-service endpoint: straight to DynamoDB's own moto, not through the relay
+            **({"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint} if self.dynamodb_endpoint else {}),
             # No X-Ray daemon runs locally; the tracer would only warn on every segment.
             "POWERTOOLS_TRACE_DISABLED": "true",
             "LOCALCLOUD": "1",
@@ -258,15 +268,27 @@ class LocalCloud:
     def _start_moto(self) -> None:
         s = self.settings
         ensure_port_free(s.host, s.aws_port)
-        self._moto = subprocess.Popen(
+        forward: list[str] = []
+        if s.dynamodb_port is not None:
+            port = s.dynamodb_port or free_port(s.host)
+            ensure_port_free(s.host, port)
+            self._dynamodb = self._moto_process(port, "--name", "moto-dynamodb")
+            self.dynamodb_endpoint = f"http://{s.host}:{port}"
+            forward = ["--forward", f"dynamodb={self.dynamodb_endpoint}"]
+            wait_for_port(s.host, port, 30, self._dynamodb)
+        self._moto = self._moto_process(s.aws_port, *forward)
+        wait_for_port(s.host, s.aws_port, 30, self._moto)
+
+    def _moto_process(self, port: int, *options: str) -> subprocess.Popen[bytes]:
+        s = self.settings
+        return subprocess.Popen(
             # moto's server with the FIFO receive fix our functions rely on (see localcloud/motoserver.py)
-            [sys.executable, "-m", "localcloud.motoserver", "-H", s.host, "-p", str(s.aws_port)],
+            [sys.executable, "-m", "localcloud.motoserver", "-H", s.host, "-p", str(port), *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
             preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only calls prctl, resolved before the fork
         )
-        wait_for_port(s.host, s.aws_port, 30, self._moto)
 
     def _seed_ssm(self) -> None:
         if not self.settings.ssm_parameters:
@@ -378,14 +400,16 @@ class LocalCloud:
         self.pollers = []
         for pool in self.pools.values():
             pool.close()
-        if self._moto is not None:
-            self._moto.terminate()
-            try:
-                self._moto.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._moto.kill()
-                self._moto.wait()
-            self._moto = None
+        for moto in (self._moto, self._dynamodb):
+            if moto is not None:
+                moto.terminate()
+                try:
+                    moto.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    moto.kill()
+                    moto.wait()
+        self._moto = self._dynamodb = None
+        self.dynamodb_endpoint = None
         if self._fault_dir is not None:
             self._fault_dir.cleanup()
             self._fault_dir = None

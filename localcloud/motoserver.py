@@ -169,8 +169,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto's server as the local cloud runs it")
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
+    parser.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        metavar="SERVICE=URL",
+        help="relay this service's requests to the moto at URL (repeatable; localcloud/forward.py)",
+    )
+    parser.add_argument("--name", default="moto", help="what this moto serves, for process listings")
     options = parser.parse_args(args)
-    motospeed.serve(options.host, options.port)
+    forward = dict(item.split("=", 1) for item in options.forward)
+    motospeed.serve(options.host, options.port, forward=forward, ident=options.name)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from moto.sqs import models as sqs_models
 from waitress.server import create_server
 
+from localcloud.forward import Forwarder
+
 
 def memoise_routing() -> bool:
     original = getattr(DomainDispatcherApplication, "get_backend_for_host", None)
@@ -227,9 +229,13 @@ def install() -> None:
 SERVER_THREADS = 48
 
 
-def serve(host: str, port: int) -> None:
-    """moto's WSGI application (as `moto_server` builds it) behind waitress, until SIGTERM/SIGINT."""
-    app = DomainDispatcherApplication(create_backend_app)
+def serve(host: str, port: int, *, forward: Mapping[str, str] | None = None, ident: str = "moto") -> None:
+    """moto's WSGI application (as `moto_server` builds it) behind waitress, until SIGTERM/SIGINT.
+
+    `forward` maps a service to the URL of another moto serving it (localcloud/forward.py)."""
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if forward:
+        app = Forwarder(app, forward, connections=SERVER_THREADS)
     # MOTO_PORT is how moto builds URLs that point back at itself (SQS queue URLs, for one).
     os.environ.setdefault("MOTO_PORT", str(port))
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -241,6 +247,6 @@ def serve(host: str, port: int) -> None:
         threads=SERVER_THREADS,
         connection_limit=1000,
         channel_timeout=300,  # an idle keep-alive connection is closed after this many seconds
-        ident="moto",
+        ident=ident,
     )
     server.run()
