@@ -42,6 +42,9 @@ def main() -> int:
         action="store_true",
         help="run moto with its own request handling (without localcloud/motospeed.py)",
     )
+    parser.add_argument(
+        "--dynamodb-port", type=int, default=None, help="DynamoDB in a moto process of its own on this port"
+    )
     parser.add_argument("--function-concurrency", type=int, default=None, help="workers per function")
     parser.add_argument("--sqs-pollers", type=int, default=None, help="pollers per SQS event source")
     args = parser.parse_args()
@@ -81,6 +84,7 @@ def main() -> int:
         stack_name=args.stack_name,
         ssm_parameters={SIGNING_KEY_PARAMETER: json.dumps(key)},
         external_endpoint=external,
+        dynamodb_port=args.dynamodb_port,
     )
     if args.function_concurrency is not None:
         settings.function_concurrency = args.function_concurrency

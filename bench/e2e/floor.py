@@ -104,11 +104,17 @@ class _Lane:
     """One client thread's share of the floor: its own FIFO queue and stream, the shared tables."""
 
     def __init__(
-        self, endpoint: str, tables: dict[str, str], tag: str, index: int, tally: Callable[[str, str], None]
+        self,
+        endpoints: tuple[str, str],
+        tables: dict[str, str],
+        tag: str,
+        index: int,
+        tally: Callable[[str, str], None],
     ):
+        endpoint, dynamodb_endpoint = endpoints
         self.tables = tables
         self.tally = tally
-        self.ddb = client("dynamodb", endpoint)
+        self.ddb = client("dynamodb", dynamodb_endpoint)
         self.sqs = client("sqs", endpoint)
         self.kinesis = client("kinesis", endpoint)
         self.queue = self.sqs.create_queue(
@@ -455,8 +461,10 @@ def replay(
     endpoint: str,
     template: Any,
     threads: int = 4,
+    dynamodb_endpoint: str | None = None,
 ) -> FloorResult:
-    """Provision a fresh copy of the stack's tables on `endpoint`, then replay the entries' floor calls."""
+    """Provision a fresh copy of the stack's tables on `endpoint`, then replay the entries' floor calls
+    (DynamoDB's at `dynamodb_endpoint` when it has a moto of its own, as the functions call it)."""
     tag = f"floor-{uuid.uuid4().hex[:6]}"
     loaded = template_loader.load(template)
     resources = LocalResources(loaded, stack_name=tag, endpoint=endpoint)
@@ -473,7 +481,8 @@ def replay(
         with lock:
             calls[(service, operation)] += 1
 
-    lanes = [_Lane(endpoint, tables, tag, i, tally) for i in range(threads)]
+    endpoints = (endpoint, dynamodb_endpoint or endpoint)
+    lanes = [_Lane(endpoints, tables, tag, i, tally) for i in range(threads)]
     rounds = rounds_of(entries)
     started = time.perf_counter()
 

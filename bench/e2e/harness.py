@@ -34,6 +34,7 @@ class Cloud:
         results: Path,
         *,
         stack_name: str = "tradestream-local",
+        dynamodb_moto: bool = False,
         options: Sequence[str] = (),
     ) -> None:
         self.results = results
@@ -42,6 +43,7 @@ class Cloud:
         self.stack_name = stack_name
         self.aws_port = free_port()
         self.api_port = free_port()
+        self.dynamodb_port = free_port() if dynamodb_moto else None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +53,11 @@ class Cloud:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.aws_port}"
+
+    @property
+    def dynamodb_endpoint(self) -> str | None:
+        """DynamoDB's own moto, as the functions reach it (None: the one moto serves it)."""
+        return None if self.dynamodb_port is None else f"http://127.0.0.1:{self.dynamodb_port}"
 
     @property
     def host(self) -> str:
@@ -68,6 +75,7 @@ class Cloud:
                 f"--aws-port={self.aws_port}",
                 f"--api-port={self.api_port}",
                 f"--stack-name={self.stack_name}",
+                *([f"--dynamodb-port={self.dynamodb_port}"] if self.dynamodb_port else []),
                 *self.options,
             ],
             stdout=log,
@@ -125,6 +133,10 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _moto_label(cmdline: bytes) -> str:
+    return "moto: DynamoDB" if b"moto-dynamodb" in cmdline else "moto"
+
+
 def cpu_by_process(root: int, counts: Path) -> dict[int, tuple[str, float]]:
     """CPU seconds so far of the cloud child and each descendant (pid -> (what it is, seconds)), and of
     this process under pid 0."""
@@ -150,7 +162,7 @@ def cpu_by_process(root: int, counts: Path) -> dict[int, tuple[str, float]]:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 cmdline = b""
-            result[pid] = ("moto" if b"motoserver" in cmdline else "other", cpu)
+            result[pid] = (_moto_label(cmdline) if b"motoserver" in cmdline else "other", cpu)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result[0] = ("bench process: bots + probes", usage.ru_utime + usage.ru_stime)
     return result

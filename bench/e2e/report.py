@@ -125,6 +125,7 @@ def collect(
                 "workers",
                 "floor_threads",
                 "stock_moto",
+                "dynamodb_moto",
                 "function_concurrency",
                 "sqs_pollers",
             )

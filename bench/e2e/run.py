@@ -91,6 +91,11 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="experiment: moto's own request handling, without localcloud/motospeed.py",
     )
     parser.add_argument(
+        "--dynamodb-moto",
+        action="store_true",
+        help="the split layout: DynamoDB in a moto process of its own (the floor replays against the same)",
+    )
+    parser.add_argument(
         "--function-concurrency", type=int, default=None, help="the local cloud's workers per function"
     )
     parser.add_argument("--sqs-pollers", type=int, default=None, help="the local cloud's pollers per queue")
@@ -202,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     cloud = Cloud(
         out,
+        dynamodb_moto=args.dynamodb_moto,
         options=[
             *(["--stock-moto"] if args.stock_moto else []),
             *([f"--function-concurrency={args.function_concurrency}"] if args.function_concurrency else []),
@@ -270,7 +276,11 @@ def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any],
     show("--- floor: the design's calls for the sustained phase's log entries, straight against moto")
     entries = sustained_entries(cloud, sustained)
     floor_result = floor.replay(
-        entries, endpoint=cloud.endpoint, template=TEMPLATE, threads=args.floor_threads
+        entries,
+        endpoint=cloud.endpoint,
+        dynamodb_endpoint=cloud.dynamodb_endpoint,
+        template=TEMPLATE,
+        threads=args.floor_threads,
     )
     show(
         f"    floor: {floor_result.orders} orders ({floor_result.commands} commands, "
