@@ -21,6 +21,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
 from moto.sqs.responses import SQSResponse
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
 
 from localcloud import motospeed
 from localcloud.cloud import free_port
@@ -243,3 +245,50 @@ print(frozen, gc.collect())
     frozen, collected = (int(n) for n in done.stdout.split())
     assert frozen >= 10_000
     assert collected >= 1
+
+
+def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+    """Known length, as moto answers; or chunks of unknown length; or no body at all."""
+    if environ["PATH_INFO"] == "/chunked":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return iter([b"first,", b"second"])
+    if environ["PATH_INFO"] == "/empty":
+        start_response("204 No Content", [])
+        return [b""]
+    body = json.dumps({"path": environ["PATH_INFO"]}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def test_a_response_of_known_length_leaves_in_one_write_and_others_as_waitress_writes_them() -> None:
+    writes: list[bytes] = []
+    with restored((HTTPChannel, "task_class"), (HTTPChannel, "write_soon")):
+        assert motospeed.one_send_per_response()
+        write_soon = HTTPChannel.write_soon
+
+        def recording(channel: Any, data: Any) -> Any:
+            if data:
+                writes.append(bytes(data))
+            return write_soon(channel, data)
+
+        HTTPChannel.write_soon = recording
+        server = create_server(wsgi, host="127.0.0.1", port=0, threads=2)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
+            answers = []
+            for path in ("/one", "/chunked", "/empty", "/two"):  # one kept-alive connection throughout
+                writes.clear()
+                connection.request("GET", path)
+                response = connection.getresponse()
+                answers.append((response.status, response.read(), list(writes)))
+        finally:
+            server.close()
+    one, chunked, empty, two = answers
+    for (status, body, sent), path in ((one, "/one"), (two, "/two")):
+        assert status == 200 and json.loads(body) == {"path": path}
+        assert len(sent) == 1 and sent[0].startswith(b"HTTP/1.1 200 OK") and sent[0].endswith(body)
+    assert chunked[0] == 200 and chunked[1] == b"first,second"
+    assert len(chunked[2]) > 1 and chunked[2][0].startswith(b"HTTP/1.1 200 OK")  # header, then chunks
+    assert empty[0] == 204 and empty[1] == b""
