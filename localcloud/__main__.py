@@ -41,8 +41,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     )
 
 
-def _optional_int(value: str | None) -> int | None:
-    return None if value in (None, "") else int(value)
+def _dynamodb_port(value: str) -> int | None:
+    return None if value.strip().lower() in {"off", "none", ""} else int(value)
 
 
 def _answers(host: str, port: int) -> bool:
@@ -132,10 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="serve the template until Ctrl-C")
     run.add_argument(
         "--dynamodb-port",
-        type=int,
-        default=_optional_int(os.environ.get("LOCALCLOUD_DYNAMODB_PORT")),
-        help="serve DynamoDB from a moto process of its own on this port (0: any free port); "
-        "the AWS port relays DynamoDB calls to it. Default: one moto serves every service",
+        type=_dynamodb_port,
+        default=_dynamodb_port(os.environ.get("LOCALCLOUD_DYNAMODB_PORT", "0")),
+        help="DynamoDB is served by a moto process of its own on this port (default 0: any free port; "
+        "the AWS port relays DynamoDB calls to it, so clients need not know it); "
+        "'off': one moto serves every service",
     )
     invoke = commands.add_parser("invoke", help="invoke one function with an event file and print its result")
     invoke.add_argument("function", help="logical id or name of the function")

@@ -125,7 +125,7 @@ def collect(
                 "workers",
                 "floor_threads",
                 "stock_moto",
-                "dynamodb_moto",
+                "one_moto",
                 "function_concurrency",
                 "sqs_pollers",
             )

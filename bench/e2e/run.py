@@ -91,9 +91,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         help="experiment: moto's own request handling, without localcloud/motospeed.py",
     )
     parser.add_argument(
-        "--dynamodb-moto",
+        "--one-moto",
         action="store_true",
-        help="the split layout: DynamoDB in a moto process of its own (the floor replays against the same)",
+        help="one moto process for every service, instead of DynamoDB in a moto of its own as `make run` "
+        "starts it (the floor replays against the same layout)",
     )
     parser.add_argument(
         "--function-concurrency", type=int, default=None, help="the local cloud's workers per function"
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     cloud = Cloud(
         out,
-        dynamodb_moto=args.dynamodb_moto,
+        dynamodb_moto=not args.one_moto,
         options=[
             *(["--stock-moto"] if args.stock_moto else []),
             *([f"--function-concurrency={args.function_concurrency}"] if args.function_concurrency else []),
