@@ -17,6 +17,7 @@ from moto.core import base_backend
 from moto.core import responses as moto_responses
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models import table as dynamodb_table
+from moto.dynamodb.parsing import expressions
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
@@ -292,3 +293,49 @@ def test_a_response_of_known_length_leaves_in_one_write_and_others_as_waitress_w
     assert chunked[0] == 200 and chunked[1] == b"first,second"
     assert len(chunked[2]) > 1 and chunked[2][0].startswith(b"HTTP/1.1 200 OK")  # header, then chunks
     assert empty[0] == 204 and empty[1] == b""
+
+
+def updates() -> list[Any]:
+    """The same UpdateExpressions on several items, new and existing, guarded and not; a malformed one."""
+    seen: list[Any] = []
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        expression = "SET #q = if_not_exists(#q, :zero) + :n, #s = :s ADD #c :one"
+        names = {"#q": "qty", "#s": "seq", "#c": "count"}
+        for key, n, seq in (("a", 1, 1), ("b", 5, 1), ("a", 2, 2), ("a", 3, 1), ("c", 4, 9)):
+            values = {":zero": {"N": "0"}, ":n": {"N": str(n)}, ":s": {"N": str(seq)}, ":one": {"N": "1"}}
+            try:
+                ddb.update_item(
+                    TableName="t",
+                    Key={"k": {"S": key}},
+                    UpdateExpression=expression,
+                    ConditionExpression="attribute_not_exists(#s) OR #s < :s",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+                seen.append("written")
+            except ddb.exceptions.ConditionalCheckFailedException:
+                seen.append("refused")
+        for _ in range(2):
+            with pytest.raises(ddb.exceptions.ClientError) as raised:
+                ddb.update_item(TableName="t", Key={"k": {"S": "a"}}, UpdateExpression="SET #q = = :n")
+            seen.append(raised.value.response["Error"]["Code"])
+        seen.append(sorted(ddb.scan(TableName="t")["Items"], key=lambda item: item["k"]["S"]))
+    return seen
+
+
+def test_update_expressions_parsed_once_answer_as_moto_does() -> None:
+    parser = vars(expressions)["UpdateExpressionParser"]  # moto's stubs do not declare it
+    expected = updates()
+    with restored((parser, "make")):
+        assert motospeed.memoise_update_expressions()
+        assert updates() == expected
+        assert parser.make("SET #a = :b") is parser.make("SET #a = :b")
+    assert expected[:5] == ["written", "written", "written", "refused", "written"]
+    assert [item["qty"]["N"] for item in expected[-1]] == ["3", "5", "4"]
