@@ -18,6 +18,7 @@ from moto.core import responses as moto_responses
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models import table as dynamodb_table
 from moto.dynamodb.parsing import expressions
+from moto.kinesis import models as kinesis_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
@@ -339,3 +340,76 @@ def test_update_expressions_parsed_once_answer_as_moto_does() -> None:
         assert parser.make("SET #a = :b") is parser.make("SET #a = :b")
     assert expected[:5] == ["written", "written", "written", "refused", "written"]
     assert [item["qty"]["N"] for item in expected[-1]] == ["3", "5", "4"]
+
+
+def reads() -> dict[str, Any]:
+    """Pages of a shard read from every kind of iterator, as (sequence number, data) pairs."""
+    seen: dict[str, Any] = {}
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+        latest = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="LATEST")
+        empty = kinesis.get_records(ShardIterator=latest["ShardIterator"])
+        seen["empty"] = (empty["Records"], empty["MillisBehindLatest"])
+        sequence_numbers = []
+        for n in range(25):
+            put = kinesis.put_records(
+                StreamName="s", Records=[{"Data": f"{n}-{i}".encode(), "PartitionKey": "k"} for i in range(3)]
+            )
+            sequence_numbers += [r["SequenceNumber"] for r in put["Records"]]
+        seen["sequence_numbers"] = sequence_numbers
+        starts: dict[str, Any] = {
+            "trim": {"ShardIteratorType": "TRIM_HORIZON"},
+            "at": {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": sequence_numbers[7]},
+            "after": {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": sequence_numbers[7],
+            },
+            "latest": {"ShardIteratorType": "LATEST"},
+        }
+        for name, start in starts.items():
+            iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, **start)["ShardIterator"]
+            pages = []
+            for limit in (1, 10, 100, 10, 10):
+                page = kinesis.get_records(ShardIterator=iterator, Limit=limit)
+                pages.append([(r["SequenceNumber"], r["Data"]) for r in page["Records"]])
+                iterator = page["NextShardIterator"]
+            seen[name] = pages
+        described = kinesis.describe_stream(StreamName="s")["StreamDescription"]["Shards"][0]
+        seen["range"] = described["SequenceNumberRange"]
+    return seen
+
+
+def test_kinesis_reads_by_index_answer_as_moto_s_walk() -> None:
+    shard = kinesis_models.Shard
+    expected = reads()
+    with restored(
+        (shard, "get_records"), (shard, "get_max_sequence_number"), (shard, "get_min_sequence_number")
+    ):
+        assert motospeed.index_kinesis_records()
+        assert reads() == expected
+    assert len(expected["sequence_numbers"]) == 75 and len(set(expected["sequence_numbers"])) == 75
+    assert [len(page) for page in expected["trim"]] == [1, 10, 64, 0, 0]
+    assert expected["after"][0][0][0] == expected["sequence_numbers"][8]
+    assert expected["latest"] == [[], [], [], [], []]
+
+
+def test_a_shard_whose_numbers_have_a_gap_is_read_by_moto_s_walk() -> None:
+    shard = kinesis_models.Shard
+    with restored(
+        (shard, "get_records"), (shard, "get_max_sequence_number"), (shard, "get_min_sequence_number")
+    ):
+        walk = shard.get_records
+        assert motospeed.index_kinesis_records()
+        one = shard(0, 0, 2**128)
+        for n in range(6):
+            one.put_record("k", f"d{n}", "1")
+        del one.records[3]  # moto never leaves a gap; the indexed read must not assume it silently
+        for after, limit in (("0", 10), ("2", 2), ("3", 1), ("5", 10)):
+            ours, theirs = one.get_records(after, limit), walk(one, after, limit)
+            assert ([r.sequence_number for r in ours[0]], ours[1]) == (
+                [r.sequence_number for r in theirs[0]],
+                theirs[1],
+            )
+        assert one.get_max_sequence_number() == 6 and one.get_min_sequence_number() == 1
