@@ -87,6 +87,7 @@ def collect(
     steps: Sequence[Phase],
     saturation: Phase | None,
     eighty: Phase | None,
+    refuted: Sequence[Phase],
     sustained: Phase,
     floor_result: FloorResult,
     floor_expected: Counter[tuple[str, str]],
@@ -136,6 +137,8 @@ def collect(
         "steps": [step(p) for p in steps],
         "saturation": None if saturation is None else step(saturation),
         "at_80_percent": None if eighty is None else step(eighty),
+        # long steps at 80% of a higher rate that kept up for one short step, and that did not keep up
+        "refuted_80_percent_steps": [step(p) for p in refuted],
         "sustained": step(sustained)
         | {
             "calls_per_order": _per(sustained.calls_total(), orders),
@@ -200,8 +203,15 @@ def markdown(results: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Saturation (highest offered rate that keeps up): {sat['offered'] if sat else '-'} orders/s",
+        f"Saturation (highest offered rate that keeps up, and whose long step at 80% keeps up too): "
+        f"{sat['offered'] if sat else '-'} orders/s",
     ]
+    for refuted in results["refuted_80_percent_steps"]:
+        lines.append(
+            f"Not saturation: {refuted['name']} ({refuted['offered']:g} orders/s for "
+            f"{refuted['seconds']:.0f} s) did not keep up (drain {_cell(refuted['drain_seconds'])} s, "
+            f"completed {refuted['completed_rate']}/s)"
+        )
     if eighty:
         lat = eighty["latency_ms"]["final"]
         lines.append(

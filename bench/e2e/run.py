@@ -199,6 +199,26 @@ def machine() -> dict[str, Any]:
     }
 
 
+def confirmed_saturation(
+    bench: Bench, steps: list[Phase], args: argparse.Namespace
+) -> tuple[Phase | None, Phase | None, list[Phase]]:
+    """(saturation, its long step at 80%, the long steps that refuted higher candidates).
+
+    A short step can keep up at a rate the pipeline cannot hold: a 30 s step at 30/s drained in 0.3 s
+    while two minutes at 24/s built a backlog the lane never worked off (a FIFO queue's receive costs
+    moto more as it deepens). A rate is the saturation only if the long step at 80% of it keeps up too;
+    when that step does not, the next lower rate that kept up is tried in its place."""
+    refuted: list[Phase] = []
+    candidates = sorted((p for p in steps if p.keeps_up), key=lambda p: p.offered, reverse=True)
+    for candidate in candidates:
+        rate = round(0.8 * candidate.offered, 1)
+        eighty = bench.phase(f"80% of {candidate.offered:g}/s", rate, args.eighty_seconds)
+        if eighty.keeps_up or candidate is candidates[-1]:
+            return candidate, eighty, refuted
+        refuted.append(eighty)
+    return None, None, refuted
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -262,11 +282,8 @@ def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any],
     curve = [bench.phase(f"curve {rate}/s", float(rate), args.step_seconds) for rate in args.rates.split(",")]
     search = saturation_search(bench, curve, args)
     steps = sorted([*curve, *search], key=lambda p: p.offered)
-    keeping = [p for p in steps if p.keeps_up]
-    saturation = max(keeping, key=lambda p: p.offered) if keeping else None
-    eighty: Phase | None = None
-    if saturation is not None:
-        eighty = bench.phase("80% of saturation", round(0.8 * saturation.offered, 1), args.eighty_seconds)
+    saturation, eighty, refuted = confirmed_saturation(bench, steps, args)
+    steps = sorted([*steps, *refuted], key=lambda p: p.offered)
     sustained_rate = args.sustained_rate or (saturation.offered if saturation else 10.0)
     sustained = bench.phase(
         f"sustained {args.sustained_seconds:.0f}s",
@@ -307,6 +324,7 @@ def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any],
         steps=steps,
         saturation=saturation,
         eighty=eighty,
+        refuted=refuted,
         sustained=sustained,
         floor_result=floor_result,
         floor_expected=floor.expected_calls(entries),
