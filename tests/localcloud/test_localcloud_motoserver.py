@@ -102,6 +102,50 @@ def test_redrive_to_the_dead_letter_queue_still_happens(sqs: Any) -> None:
     assert bodies(sqs.receive_message(QueueUrl=dlq["QueueUrl"], MaxNumberOfMessages=10)) == ["poison"]
 
 
+def test_a_deleted_handle_may_be_deleted_again_and_an_unknown_one_is_invalid(sqs: Any) -> None:
+    url = fifo(sqs, visibility_timeout=30)
+    for body in ("m1", "m2"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="A")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    entries = [
+        {"Id": "again", "ReceiptHandle": first["ReceiptHandle"]},
+        {"Id": "unknown", "ReceiptHandle": "not-a-handle"},
+    ]
+    answer = sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    assert [e["Id"] for e in answer["Successful"]] == ["again"]
+    assert [(e["Id"], e["Code"]) for e in answer["Failed"]] == [("unknown", "ReceiptHandleIsInvalid")]
+    assert bodies(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)) == ["m2"]
+
+
+def test_messages_sent_while_a_consumer_deletes_are_all_received_once_in_order(sqs: Any) -> None:
+    """moto's own delete rebuilt the message list: a message sent meanwhile could be dropped."""
+    url = fifo(sqs, visibility_timeout=30)
+    sent = [f"m{n:03d}" for n in range(300)]
+
+    def send() -> None:
+        for body in sent:
+            sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=f"g{int(body[1:]) % 3}")
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    received: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(received) < len(sent) and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        batch = messages.get("Messages", [])
+        received += [m["Body"] for m in batch]
+        if batch:
+            handles = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            assert not sqs.delete_message_batch(QueueUrl=url, Entries=handles).get("Failed")
+    sender.join()
+    assert sorted(received) == sent  # each once
+    for group in range(3):  # and each group in the order it was sent
+        assert [b for b in received if int(b[1:]) % 3 == group] == [
+            b for b in sent if int(b[1:]) % 3 == group
+        ]
+
+
 def test_concurrent_kinesis_puts_on_one_shard_all_stay_readable() -> None:
     # moto's Shard.put_record is not safe for concurrency: two puts could take one sequence number and
     # one record replaced the other (2,388 of 2,400 readable when measured). The patch serialises them.
