@@ -269,15 +269,19 @@ class LocalCloud:
         s = self.settings
         ensure_port_free(s.host, s.aws_port)
         forward: list[str] = []
+        port = None
         if s.dynamodb_port is not None:
             port = s.dynamodb_port or free_port(s.host)
             ensure_port_free(s.host, port)
             self._dynamodb = self._moto_process(port, "--name", "moto-dynamodb")
             self.dynamodb_endpoint = f"http://{s.host}:{port}"
             forward = ["--forward", f"dynamodb={self.dynamodb_endpoint}"]
-            wait_for_port(s.host, port, 30, self._dynamodb)
+        # Both start at once (each spends a second or two importing moto): the relay connects on the
+        # first DynamoDB call, not at start-up.
         self._moto = self._moto_process(s.aws_port, *forward)
         wait_for_port(s.host, s.aws_port, 30, self._moto)
+        if self._dynamodb is not None and port is not None:
+            wait_for_port(s.host, port, 30, self._dynamodb)
 
     def _moto_process(self, port: int, *options: str) -> subprocess.Popen[bytes]:
         s = self.settings
