@@ -181,6 +181,7 @@ def index_kinesis_records() -> bool:
         after = int(last_sequence_id)
         start = max(after + 1, first)
         stop = last + 1 if limit is None else min(last + 1, start + limit)
+        # An iterator may stand at -1 (AT_SEQUENCE_NUMBER 0): on an empty shard that range is [0, 1).
         results = [records[n] for n in range(start, stop)] if records else []
         if not results:
             return [], after, 0

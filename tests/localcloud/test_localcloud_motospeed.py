@@ -352,6 +352,10 @@ def reads() -> dict[str, Any]:
         latest = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="LATEST")
         empty = kinesis.get_records(ShardIterator=latest["ShardIterator"])
         seen["empty"] = (empty["Records"], empty["MillisBehindLatest"])
+        at_zero = kinesis.get_shard_iterator(
+            StreamName="s", ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber="0"
+        )
+        seen["empty at zero"] = kinesis.get_records(ShardIterator=at_zero["ShardIterator"])["Records"]
         sequence_numbers = []
         for n in range(25):
             put = kinesis.put_records(
