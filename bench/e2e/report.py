@@ -179,7 +179,12 @@ def _cell(value: Any) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    host = results["machine"]
     lines = [
+        f"Host speed (bench/e2e/run.py `host_speed`, thousands of loops/s): "
+        f"{_cell(host.get('host_speed_at_start'))} before the run, {_cell(host.get('host_speed_at_end'))} "
+        "after it",
+        "",
         "### Latency vs offered load",
         "",
         "| offered/s | accepted/s | completed/s | drain s | POST p50 ms | final p50 | p95 | p99 "
