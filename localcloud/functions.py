@@ -9,7 +9,6 @@ import multiprocessing
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -80,8 +79,6 @@ class FunctionPool:
         self.invocations = 0
         self.forced_recycles = 0
         self._since_recycle = 0
-        # Called with a stream's name each time an invocation's Kinesis put lands (worker.announce_puts).
-        self.on_put: Callable[[str], None] | None = None
 
     def _start_worker(self) -> _Worker:
         parent, child = _SPAWN.Pipe()
@@ -102,8 +99,7 @@ class FunctionPool:
             process.kill()
             raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
         try:
-            while parent.recv()[0] != "ready":
-                continue  # a put announced while the handler's module was imported
+            parent.recv()
         except EOFError as exc:
             raise InvocationError("Runtime.ExitError", f"{self.spec.logical_id} exited during init") from exc
         self.cold_starts += 1
@@ -163,28 +159,22 @@ class FunctionPool:
             log.info("[%s] START RequestId: %s Version: $LATEST", self.spec.logical_id, request_id)
             started = time.monotonic()
             w.conn.send((request_id, json.dumps(event), float(self.spec.timeout)))
-            deadline = started + self.spec.timeout
-            while True:
-                if not w.conn.poll(max(0.0, deadline - time.monotonic())):
-                    peak_mb, outcome = _memory_mb(w.process.pid, "VmHWM"), "\tStatus: timeout"
-                    w.kill()
-                    w = None
-                    raise InvocationError(
-                        "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
-                    )
-                try:
-                    status, payload = w.conn.recv()
-                except (EOFError, OSError) as exc:
-                    outcome = "\tStatus: error\tError Type: Runtime.ExitError"
-                    w.kill()
-                    w = None
-                    raise InvocationError(
-                        "Runtime.ExitError", "the worker process exited during the invocation"
-                    ) from exc
-                if status != "put":
-                    break
-                if self.on_put is not None:
-                    self.on_put(payload)
+            if not w.conn.poll(self.spec.timeout):
+                peak_mb, outcome = _memory_mb(w.process.pid, "VmHWM"), "\tStatus: timeout"
+                w.kill()
+                w = None
+                raise InvocationError(
+                    "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
+                )
+            try:
+                status, payload = w.conn.recv()
+            except (EOFError, OSError) as exc:
+                outcome = "\tStatus: error\tError Type: Runtime.ExitError"
+                w.kill()
+                w = None
+                raise InvocationError(
+                    "Runtime.ExitError", "the worker process exited during the invocation"
+                ) from exc
             peak_mb = _memory_mb(w.process.pid, "VmHWM")
             rss = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:

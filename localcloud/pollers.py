@@ -18,8 +18,6 @@ from localcloud.resources import client
 from localcloud.wiring import EventSource, Schedule
 
 log = logging.getLogger("localcloud")
-# The leader of a shard polls this often for records put from outside the local cloud's functions
-# (tests, scripts); a put by one of its functions wakes every mapping of the stream at once.
 KINESIS_IDLE_SLEEP_SECONDS = 0.05
 # Followers of a shard poll this rarely on their own; the leader wakes them when records arrive.
 KINESIS_FOLLOWER_IDLE_SECONDS = 1.0
@@ -158,10 +156,8 @@ class SqsPoller(_Poller):
 
 
 class ShardSignal:
-    """Shared by every mapping of one shard: wakes them all when records may have arrived.
+    """Shared by every mapping of one shard: the leader polls often and wakes the others on records.
 
-    A function's Kinesis put notifies it as the put lands (`FunctionPool.on_put`); for puts from
-    elsewhere the leader polls often and notifies when its read finds records nobody announced.
     Each mapping still reads the shard with its own iterator and checkpoint (Lambda's semantics are
     per mapping); only the idle polling is shared, so four projections on one shard cost moto one
     GetRecords per idle interval instead of four.
@@ -180,38 +176,10 @@ class ShardSignal:
             self._generation += 1
             self._changed.notify_all()
 
-    def announce(self, seen: int) -> int:
-        """Notify, by a reader that had seen generation `seen`; returns the generation it has now seen:
-        its own notice, but not one that came from elsewhere since it read (that one must wake it)."""
-        with self._changed:
-            unchanged = self._generation == seen
-            self._generation += 1
-            self._changed.notify_all()
-            return self._generation if unchanged else seen
-
     def wait(self, seen: int, timeout: float) -> int:
         with self._changed:
             self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
             return self._generation
-
-
-class StreamSignals:
-    """The ShardSignal of every polled shard: the first mapping to join a shard leads its polling."""
-
-    def __init__(self) -> None:
-        self._by_shard: dict[tuple[str, str], ShardSignal] = {}
-
-    def join(self, stream: str, shard_id: str) -> tuple[ShardSignal, bool]:
-        """The shard's signal, and whether the caller is the first mapping of the shard (its leader)."""
-        key = (stream, shard_id)
-        leader = key not in self._by_shard
-        return self._by_shard.setdefault(key, ShardSignal()), leader
-
-    def put(self, stream: str) -> None:
-        """Records were put on `stream`: wake every mapping of its shards."""
-        for (name, _), signal in self._by_shard.items():
-            if name == stream:
-                signal.notify()
 
 
 class KinesisShardPoller(_Poller):
@@ -246,8 +214,6 @@ class KinesisShardPoller(_Poller):
         self.sqs = client("sqs", endpoint)
         self.iterator: str | None = None
         self.checkpoint: str | None = None  # last sequence number fully handled, as Lambda keeps it
-        self.prompted = False  # whether this mapping's next read follows a notice rather than a poll
-        self.seen = 0  # the shard signal's generation when this mapping last read
         self.sent_to_destination = 0
 
     def _record(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -292,11 +258,10 @@ class KinesisShardPoller(_Poller):
         self.iterator = response.get("NextShardIterator")
         records = [self._record(r) for r in response.get("Records", [])]
         if records:
-            if self.signal is not None and self.leader and not self.prompted:
+            if self.signal is not None and self.leader:
                 # Now, not after this mapping's own function is done: the other projections of the
-                # shard must not wait for this one's batch to be written. (Records that a notice
-                # announced woke them already.)
-                self.seen = self.signal.announce(self.seen)
+                # shard must not wait for this one's batch to be written.
+                self.signal.notify()
             self.deliver(records)
             self.checkpoint = records[-1]["kinesis"]["sequenceNumber"]
         return len(records)
@@ -386,26 +351,23 @@ class KinesisShardPoller(_Poller):
         if self.signal is not None:
             self.signal.notify()
 
-    def _idle(self, seen: int) -> bool:
-        """Wait for a notice or the end of the idle interval; True if a notice came."""
-        if self.signal is None:
+    def _idle(self, seen: int) -> None:
+        if self.signal is None or self.leader:
             self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
-            return False
-        timeout = KINESIS_IDLE_SLEEP_SECONDS if self.leader else KINESIS_FOLLOWER_IDLE_SECONDS
-        return self.signal.wait(seen, timeout) != seen
+        else:
+            self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            # Taken before the read: whatever is announced from here on wakes this mapping again.
-            self.seen = self.signal.generation if self.signal is not None else 0
+            # Taken before the read: whatever the leader sees from here on wakes this follower again.
+            seen = self.signal.generation if self.signal is not None else 0
             try:
                 got = self.poll_once()
-                self.prompted = False  # a full batch: what follows is backlog, found by reading
                 if got < self.source.batch_size:
                     # A short batch means the shard was drained when it was read: wait for the next
                     # records instead of asking at once (an empty GetRecords per mapping per batch was
                     # half of the local cloud's Kinesis calls).
-                    self.prompted = self._idle(self.seen)
+                    self._idle(seen)
             except Exception:
                 log.exception("%s: poll failed", self.name)
                 self.iterator = None

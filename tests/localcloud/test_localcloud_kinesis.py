@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud, Settings, wait_for_port
-from localcloud.pollers import KinesisShardPoller
+from localcloud.pollers import KinesisShardPoller, ShardSignal
 from localcloud.resources import client
 from tests.localcloud.support import FIXTURES, STACK, aws, free_ports, scan, wait_until
 
@@ -253,3 +255,17 @@ def test_latest_position_is_taken_when_the_mapping_starts_not_when_its_thread_fi
     assert mine
     got = client("kinesis", cloud.endpoint).get_records(ShardIterator=poller.iterator, Limit=100)["Records"]
     assert {r["SequenceNumber"] for r in got} == mine
+
+
+def test_followers_of_a_shard_wake_when_the_leader_sees_records() -> None:
+    signal = ShardSignal()
+    seen = signal.generation
+    woke: list[int] = []
+    waiter = threading.Thread(target=lambda: woke.append(signal.wait(seen, timeout=10)))
+    waiter.start()
+    time.sleep(0.05)
+    assert not woke  # idle: the follower waits instead of polling
+    signal.notify()
+    waiter.join(timeout=2)
+    assert woke == [seen + 1]
+    assert signal.wait(seen + 1, timeout=0.01) == seen + 1  # nothing new: returns after the timeout
