@@ -91,6 +91,7 @@ class Forwarder:
                 headers=headers,
                 redirect=False,
                 assert_same_host=False,
+                decode_content=False,  # the bytes as they came, with their Content-Encoding header
             )
         except urllib3.exceptions.HTTPError as exc:
             # 503 is what botocore retries, as it would an overloaded AWS endpoint.

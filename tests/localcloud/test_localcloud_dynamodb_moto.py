@@ -3,6 +3,7 @@ that starts both processes, with its functions calling DynamoDB's moto directly.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import uuid
@@ -70,10 +71,14 @@ class Recorder:
                 "body": incoming.get_data(),
             }
         )
+        body = json.dumps({"served_by": self.name}).encode()
+        headers = {"x-amz-crc32": "123", "x-amzn-RequestId": "r-1"}
+        if incoming.args.get("gzip"):
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
         response = Response(
-            json.dumps({"served_by": self.name}),
+            body,
             status=400 if incoming.args.get("fail") else 200,
-            headers={"x-amz-crc32": "123", "x-amzn-RequestId": "r-1"},
+            headers=headers,
             content_type="application/x-amz-json-1.0",
         )
         return response(environ, start_response)
@@ -125,6 +130,15 @@ def test_a_request_for_the_forwarded_service_reaches_its_moto_as_it_came_and_its
     assert seen["headers"]["X-Amz-Target"] == "DynamoDB_20120810.PutItem"
     assert seen["headers"]["Authorization"] == SCOPE.format(service="dynamodb")
     assert seen["headers"]["Content-Type"] == "application/x-amz-json-1.0"
+
+
+def test_a_compressed_answer_is_relayed_as_it_came(backend: tuple[Recorder, str]) -> None:
+    _, url = backend
+    relay = Client(Forwarder(Recorder("this moto"), {"dynamodb": url}, connections=1))
+    answer = relay.post("/", query_string="gzip=1", data=b"{}", headers=dynamodb_headers())
+    assert answer.headers["Content-Encoding"] == "gzip"  # so the caller's SDK decompresses it, once
+    assert gzip.decompress(answer.data) == b'{"served_by": "dynamodb moto"}'
+    assert answer.headers["Content-Length"] == str(len(answer.data))
 
 
 def test_other_services_are_served_by_the_moto_on_the_port(backend: tuple[Recorder, str]) -> None:
