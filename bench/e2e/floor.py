@@ -105,13 +105,14 @@ class _Lane:
 
     def __init__(
         self,
-        endpoints: tuple[str, str],
         tables: dict[str, str],
         tag: str,
         index: int,
         tally: Callable[[str, str], None],
+        *,
+        endpoint: str,
+        dynamodb_endpoint: str,
     ):
-        endpoint, dynamodb_endpoint = endpoints
         self.tables = tables
         self.tally = tally
         self.ddb = client("dynamodb", dynamodb_endpoint)
@@ -481,8 +482,10 @@ def replay(
         with lock:
             calls[(service, operation)] += 1
 
-    endpoints = (endpoint, dynamodb_endpoint or endpoint)
-    lanes = [_Lane(endpoints, tables, tag, i, tally) for i in range(threads)]
+    lanes = [
+        _Lane(tables, tag, i, tally, endpoint=endpoint, dynamodb_endpoint=dynamodb_endpoint or endpoint)
+        for i in range(threads)
+    ]
     rounds = rounds_of(entries)
     started = time.perf_counter()
 
