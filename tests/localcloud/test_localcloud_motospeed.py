@@ -277,8 +277,8 @@ def test_a_response_of_known_length_leaves_in_one_write_and_others_as_waitress_w
         server = create_server(wsgi, host="127.0.0.1", port=0, threads=2)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
             answers = []
             for path in ("/one", "/chunked", "/empty", "/two"):  # one kept-alive connection throughout
                 writes.clear()
@@ -286,7 +286,12 @@ def test_a_response_of_known_length_leaves_in_one_write_and_others_as_waitress_w
                 response = connection.getresponse()
                 answers.append((response.status, response.read(), list(writes)))
         finally:
-            server.close()
+            connection.close()
+            # Closed from the server's own loop: closed from here, its sockets could vanish under the
+            # loop's select (EBADF in the server thread, reported by pytest against a later test).
+            server.trigger.pull_trigger(server.close)
+            thread.join(timeout=10)
+        assert not thread.is_alive()
     one, chunked, empty, two = answers
     for (status, body, sent), path in ((one, "/one"), (two, "/two")):
         assert status == 200 and json.loads(body) == {"path": path}
