@@ -422,3 +422,48 @@ def test_a_shard_whose_numbers_have_a_gap_is_read_by_moto_s_walk() -> None:
                 theirs[1],
             )
         assert one.get_max_sequence_number() == 6 and one.get_min_sequence_number() == 1
+
+
+def test_a_read_never_sees_half_of_an_update() -> None:
+    """moto applies an UpdateItem's actions one by one to the live item; the local cloud's moto must not
+    let a GetItem in between (the e2e suite once read an order FILLED without its fill price)."""
+    attributes = [f"a{i}" for i in range(40)]
+    with moto_server() as port:
+        ddb = client("dynamodb", f"http://127.0.0.1:{port}")
+        ddb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        update = {
+            "TableName": "t",
+            "Key": {"k": {"S": "x"}},
+            "UpdateExpression": "SET " + ", ".join(f"#{a} = :v" for a in attributes),
+            "ExpressionAttributeNames": {f"#{a}": a for a in attributes},
+        }
+        ddb.update_item(**update, ExpressionAttributeValues={":v": {"N": "0"}})
+        done = threading.Event()
+
+        def write() -> None:
+            writer = client("dynamodb", f"http://127.0.0.1:{port}")
+            n = 0
+            while not done.is_set():
+                n += 1
+                writer.update_item(**update, ExpressionAttributeValues={":v": {"N": str(n)}})
+
+        writers = [threading.Thread(target=write, daemon=True) for _ in range(2)]
+        for w in writers:
+            w.start()
+        torn = []
+        try:
+            for _ in range(250):  # without the lock about one read in sixteen was torn
+                item = ddb.get_item(TableName="t", Key={"k": {"S": "x"}})["Item"]
+                values = {item[a]["N"] for a in attributes}
+                if len(values) > 1:
+                    torn.append(sorted(values))
+        finally:
+            done.set()
+            for w in writers:
+                w.join(timeout=10)
+    assert torn == []
