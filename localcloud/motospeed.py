@@ -41,9 +41,7 @@ docs/benchmarks.md) put most of its samples outside the service backends:
 - waitress sends a response's header and body in two writes; each send releases the GIL and the
   thread then queues to take it back behind the threads running handlers (a third of the samples of
   DynamoDB's own moto were threads back from `send`). Header and body now leave in one write.
-One patch is a fix rather than a speed-up: DynamoDB requests no longer interleave (a read could see half
-of an UpdateItem; see `atomic_dynamodb_requests`).
-Each speed-up keeps moto's answers as they were: the application is moto's own, routing is memoised per host
+Each fix keeps moto's answers as they were: the application is moto's own, routing is memoised per host
 (the mapping is static), and queue attributes are computed one at a time, when asked.
 moto is a dependency we do not fork, so these are patches applied at start-up; if moto's internals no
 longer look as expected a patch is skipped with a warning and moto just stays slower.
@@ -65,7 +63,6 @@ from typing import Any
 from moto.core import base_backend as moto_base_backend
 from moto.core import responses as moto_responses
 from moto.core.utils import camelcase_to_underscores, unix_time
-from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import table as dynamodb_table
 from moto.dynamodb.parsing import expressions as dynamodb_expressions
 from moto.kinesis import models as kinesis_models
@@ -150,30 +147,6 @@ def memoise_update_expressions() -> bool:
         return parse(expression_str)
 
     setattr(parser, "make", classmethod(make))  # noqa: B010
-    return True
-
-
-def atomic_dynamodb_requests() -> bool:
-    """Serve one DynamoDB request at a time, as DynamoDB makes each item operation atomic. This is a
-    fix for what moto answers, not a speed-up.
-
-    moto applies an UpdateItem's actions to the stored item one at a time, and a GetItem's answer is
-    built from the live item after the backend returns. With waitress's request threads a read could
-    see half an update: the end-to-end suite once got an order FILLED with no fill price. Two guarded
-    updates of one item could also both pass their condition. The GIL already runs one request at a
-    time; the lock only keeps them from interleaving."""
-    handler = getattr(dynamodb_responses, "DynamoHandler", None)
-    if handler is None or not callable(vars(handler).get("call_action")):
-        warnings.warn("moto's DynamoDB handler changed; its requests may interleave", stacklevel=2)
-        return False
-    call_action = handler.call_action
-    one_at_a_time = threading.Lock()
-
-    def atomic_call_action(self: Any) -> Any:
-        with one_at_a_time:
-            return call_action(self)
-
-    setattr(handler, "call_action", atomic_call_action)  # noqa: B010
     return True
 
 
@@ -356,7 +329,6 @@ def install() -> None:
     memoise_method_names()
     sort_items_by_converted_keys()
     memoise_update_expressions()
-    atomic_dynamodb_requests()
     index_kinesis_records()
     lazy_queue_attributes()
 
