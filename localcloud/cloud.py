@@ -280,7 +280,7 @@ class LocalCloud:
         # first DynamoDB call, not at start-up.
         self._moto = self._moto_process(s.aws_port, *forward)
         wait_for_port(s.host, s.aws_port, 30, self._moto)
-        if self._dynamodb is not None and port is not None:
+        if port is not None:  # DynamoDB's own moto was started above
             wait_for_port(s.host, port, 30, self._dynamodb)
 
     def _moto_process(self, port: int, *options: str) -> subprocess.Popen[bytes]:

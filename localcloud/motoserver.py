@@ -125,11 +125,12 @@ def patch() -> bool:
     """Install the fixed ReceiveMessage; returns whether moto looked as expected."""
     parameters = list(inspect.signature(models.SQSBackend.receive_message).parameters)
     properties = ("pending_messages", "pending_message_groups", "messages")
-    state = inspect.getsource(models.Queue.__init__)
+    # The attributes Queue.__init__ sets, from its compiled code (no source file to read at every start).
+    state = set(models.Queue.__init__.__code__.co_names)
     if (
         parameters != _EXPECTED_PARAMETERS
         or not all(hasattr(models.Queue, p) for p in properties)
-        or not all(f"self.{a}" in state for a in ("_messages", "deleted_messages"))
+        or not {"_messages", "deleted_messages"} <= state
     ):
         warnings.warn(
             f"moto {getattr(moto, '__version__', '?')}: SQS internals changed; FIFO receive left unpatched",
