@@ -13,7 +13,8 @@ stock moto 6 ms of CPU at a depth of 0 and 49 ms at 3,000, so a lane that fell b
 behind; here 4 and 4.5 ms (`python bench/e2e/fifo_depth.py`).
 The replacement keeps moto's signature and semantics otherwise (redrive to the DLQ on receive,
 retention, attribute filtering). If moto's internals no longer look as expected, moto is left as
-it is and a warning says so. It also drops moto's per-request overheads (localcloud/motospeed.py).
+it is and a warning says so. It also makes DynamoDB's item writes atomic (localcloud/motoitems.py)
+and drops moto's per-request overheads (localcloud/motospeed.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from moto.sqs import models
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import _filter_message_attributes
 
-from localcloud import motospeed
+from localcloud import motoitems, motospeed
 
 _LOCK = threading.RLock()
 _POLL_SECONDS = 0.05
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     patch()
     patch_kinesis()
+    motoitems.patch()
     if STOCK_SERVING in args:
         args.remove(STOCK_SERVING)
         moto_main(args)

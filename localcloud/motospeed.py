@@ -113,12 +113,15 @@ def sort_items_by_converted_keys() -> bool:
         return False
 
     def all_items(self: Any) -> list[Any]:
-        items: list[Any] = []
-        for hash_set in self.items.values():
-            if self.range_key_attr:
+        # list() and extend() take their snapshot in C, under the GIL: a write adding an item in the
+        # middle of a Python loop over the dict would end this read with "changed size during iteration".
+        hash_sets = list(self.items.values())
+        if self.range_key_attr:
+            items: list[Any] = []
+            for hash_set in hash_sets:
                 items.extend(hash_set.values())
-            else:
-                items.append(hash_set)
+        else:
+            items = hash_sets
 
         # moto's key is (hash_key, range_key) as DynamoType objects, compared by cast_value.
         def key(item: Any) -> Any:

@@ -1,0 +1,120 @@
+"""moto's DynamoDB item writes made atomic, as DynamoDB's are, against the server's other requests.
+
+moto (checked against 5.2.5) applies an UpdateItem's actions one by one to the stored item, and its
+server answers requests on many threads. So a GetItem or Query between two actions answered half an
+update (the e2e suite once read an order FILLED without its fill price), an update that failed on
+its last action left the first ones applied, and two guarded writes of one item could both pass
+their condition. Here an update works on a copy of the item and stores it whole when complete, and
+the writes of one item (update, put, delete) take turns on a lock chosen by table and key. One lock
+around every DynamoDB request did the same and cost a third of the local cloud's throughput
+(docs/benchmarks.md, run 17): a request holding it lost the GIL to threads that then blocked on it.
+This lock is taken by writes only, and two writes wait for each other only when they share a stripe.
+If moto's backend no longer looks as expected, it is left as it is and a warning says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import table as dynamodb_table
+
+
+class _StagedTable:
+    """A table as one UpdateItem sees it: the items it reads and writes are private copies.
+
+    moto's `update_item` looks its item up with `table.get_item`, creates a missing one with
+    `table.put_item` (the key alone) and then changes that item in place; given this view, it changes
+    a copy, and the caller stores the copy when the update is complete. Everything else is the table's."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._staged: dict[tuple[Any, Any], Any] = {}
+        self.items: defaultdict[Any, Any] = defaultdict(dict)  # where moto's put_item writes, unread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def get_item(self, hash_key: Any, range_key: Any = None, projection_expression: Any = None) -> Any:
+        key = (hash_key, range_key)
+        if key not in self._staged:
+            live = self._table.get_item(hash_key, range_key)
+            self._staged[key] = None if live is None else copy.deepcopy(live)
+        item = self._staged[key]
+        return item.project(projection_expression) if projection_expression and item else item
+
+    def put_item(self, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # moto's own put_item (its validation, its stream record), writing into this view.
+        item = type(self._table).put_item(self, item_attrs, *args, **kwargs)
+        self._staged[(item.hash_key, item.range_key)] = item
+        return item
+
+
+class _BackendView:
+    """The DynamoDB backend with one table seen through a _StagedTable."""
+
+    def __init__(self, backend: Any, table_name: str, staged: _StagedTable) -> None:
+        self._backend, self._table_name, self._staged = backend, table_name, staged
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def get_table(self, table_name: str) -> Any:
+        return self._staged if table_name == self._table_name else self._backend.get_table(table_name)
+
+
+# Writes of one item are serialised by one of these, chosen by table and key. Two writes of different
+# items share a lock one time in _STRIPES and then only wait out each other's microseconds.
+_STRIPES = 256
+_item_locks = [threading.Lock() for _ in range(_STRIPES)]
+
+
+def _item_lock(table: Any, attributes: Mapping[str, Any]) -> threading.Lock:
+    def part(name: str | None) -> Any:
+        value = attributes.get(name) if name else None
+        return tuple(sorted(value.items())) if isinstance(value, dict) else None
+
+    return _item_locks[hash((table.name, part(table.hash_key_attr), part(table.range_key_attr))) % _STRIPES]
+
+
+def patch() -> bool:
+    """UpdateItem builds the new item on a copy and stores it whole; writes of one item take turns."""
+    backend = getattr(dynamodb_models, "DynamoDBBackend", None)
+    table_class = getattr(dynamodb_table, "Table", None)
+    names = ("update_item", "put_item", "delete_item", "get_table")
+    if backend is None or table_class is None or not all(hasattr(backend, n) for n in names):
+        warnings.warn("moto's DynamoDB backend changed; item writes left as they are", stacklevel=2)
+        return False
+    update, put, delete = backend.update_item, backend.put_item, backend.delete_item
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        staged = _StagedTable(table)
+        with _item_lock(table, key):
+            item = update(_BackendView(self, table_name, staged), table_name, key, *args, **kwargs)
+            # One store of a whole item: a reader holds either the old item or the new one.
+            if table.range_key_attr is not None:
+                table.items[item.hash_key][item.range_key] = item
+            else:
+                table.items[item.hash_key] = item
+        return item
+
+    def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        with _item_lock(table, item_attrs):
+            return put(self, table_name, item_attrs, *args, **kwargs)
+
+    def delete_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        table = self.get_table(table_name)
+        with _item_lock(table, key):
+            return delete(self, table_name, key, *args, **kwargs)
+
+    setattr(backend, "update_item", update_item)  # noqa: B010
+    setattr(backend, "put_item", put_item)  # noqa: B010
+    setattr(backend, "delete_item", delete_item)  # noqa: B010
+    return True
