@@ -195,9 +195,28 @@ def wait_for_api(host: str, port: int, process: subprocess.Popen[str], timeout: 
 @contextmanager
 def restored(*attributes: tuple[Any, str]) -> Iterator[None]:
     """moto as it was after the block: our patches of moto are process-wide, and other suites use moto."""
-    saved = [(owner, name, owner.__dict__[name]) for owner, name in attributes]
+    missing = object()  # a patch may add what the owner only inherited: deleted again after
+    saved = [(owner, name, vars(owner).get(name, missing)) for owner, name in attributes]
     try:
         yield
     finally:
         for owner, name, value in saved:
-            setattr(owner, name, value)
+            if value is missing:
+                if name in vars(owner):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
+def answer(call: Callable[[], Any]) -> Any:
+    """What DynamoDB said: the response without its metadata, or the error's code and message."""
+    try:
+        response = dict(call())
+    except Exception as error:  # every error moto raises is part of the answer
+        said: dict[str, Any] | None = getattr(error, "response", None)
+        if said is None:  # raised before or instead of an answer (moto's mock raises in the caller)
+            return ("error", type(error).__name__, str(error), None)
+        info = said.get("Error", {})
+        return ("error", info.get("Code"), info.get("Message"), said.get("Item"))
+    response.pop("ResponseMetadata", None)
+    return response

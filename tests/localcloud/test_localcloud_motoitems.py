@@ -13,7 +13,7 @@ from moto.dynamodb import models as dynamodb_models
 
 from localcloud import motoitems
 from localcloud.resources import client
-from tests.localcloud.support import restored
+from tests.localcloud.support import answer, restored
 from tests.support import moto_server
 
 WRITES = tuple((dynamodb_models.DynamoDBBackend, name) for name in ("update_item", "put_item", "delete_item"))
@@ -37,17 +37,6 @@ def tables(ddb: Any) -> None:
             AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
             BillingMode="PAY_PER_REQUEST",
         )
-
-
-def answer(call: Callable[[], Any]) -> Any:
-    """What DynamoDB said: the response without its metadata, or the error's code and message."""
-    try:
-        response = dict(call())
-    except Exception as error:  # every error moto raises is part of the answer
-        info = getattr(error, "response", {}).get("Error", {})
-        return ("error", info.get("Code"), info.get("Message"), getattr(error, "response", {}).get("Item"))
-    response.pop("ResponseMetadata", None)
-    return response
 
 
 def writes() -> list[Any]:
