@@ -1,7 +1,7 @@
 """moto's CPU per DynamoDB call as the local cloud's DynamoDB patches add up, measured in the same run:
 stock moto; with atomic item writes (localcloud/motoitems.py); plus each UpdateExpression parsed once
-(localcloud/motospeed.py); plus the expression patches of localcloud/motoexpressions.py, which is
-moto's DynamoDB as the local cloud runs it.
+(localcloud/motospeed.py); plus the expression patches of localcloud/motoexpressions.py and the
+serializer's memoised aliases (motospeed), which is moto's DynamoDB as the local cloud runs it.
 
     python bench/e2e/dynamodb_calls.py --calls 300 --rounds 9
 
@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core import serialize as moto_serialize  # noqa: E402
 from moto.dynamodb import comparisons  # noqa: E402
 from moto.dynamodb import models as dynamodb_models  # noqa: E402
 from moto.dynamodb.parsing import ast_nodes, expressions, validators  # noqa: E402
@@ -44,6 +45,7 @@ PATCHED: list[tuple[Any, str]] = [
     (validators, "deepcopy"),
     (comparisons.ConditionExpressionParser, "_lex_condition_expression"),
     (vars(expressions)["UpdateExpressionParser"], "make"),
+    (moto_serialize.XFormedAttributePicker, "get_possible_keys"),
 ]
 
 
@@ -55,13 +57,14 @@ def memoised_parses() -> None:
 def local_cloud() -> None:
     memoised_parses()
     motoexpressions.install()
+    motospeed.memoise_attribute_aliases()
 
 
 SETUPS: dict[str, Callable[[], Any]] = {
     "stock": lambda: None,
     "atomic writes": motoitems.patch,
     "+ parses memoised": memoised_parses,
-    "+ expressions (local cloud)": local_cloud,
+    "+ expressions, aliases (local cloud)": local_cloud,
 }
 
 

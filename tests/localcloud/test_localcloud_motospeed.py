@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import subprocess
@@ -11,10 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from moto import mock_aws
 from moto.core import base_backend
 from moto.core import responses as moto_responses
+from moto.core import serialize as moto_serialize
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models import table as dynamodb_table
 from moto.dynamodb.parsing import expressions
@@ -422,3 +425,147 @@ def test_a_shard_whose_numbers_have_a_gap_is_read_by_moto_s_walk() -> None:
                 theirs[1],
             )
         assert one.get_max_sequence_number() == 6 and one.get_min_sequence_number() == 1
+
+
+VOLATILE = {
+    "MessageId",
+    "ReceiptHandle",
+    "SequenceNumber",
+    "ShardIterator",
+    "NextShardIterator",
+    "RequestId",
+    "SentTimestamp",
+    "ApproximateFirstReceiveTimestamp",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+}
+
+
+def normalised(value: Any) -> Any:
+    """An answer with what differs between two runs of the same calls (ids, handles, times) blanked."""
+    if isinstance(value, dict):
+        return {
+            k: "<volatile>" if k in VOLATILE else normalised(v)
+            for k, v in value.items()
+            if k != "ResponseMetadata"
+        }
+    if isinstance(value, list):
+        return [normalised(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return "<time>"
+    return value
+
+
+def answers() -> list[Any]:
+    """Answers of every shape the pipeline reads: items, pages, tables, queues, messages, shards, records."""
+    seen: list[Any] = []
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        sqs: Any = boto3.client("sqs", region_name="us-east-1")
+        kinesis: Any = boto3.client("kinesis", region_name="us-east-1")
+        seen.append(
+            ddb.create_table(
+                TableName="t",
+                KeySchema=[
+                    {"AttributeName": "k", "KeyType": "HASH"},
+                    {"AttributeName": "n", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "k", "AttributeType": "S"},
+                    {"AttributeName": "n", "AttributeType": "N"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        )
+        item = {
+            "k": {"S": "a"},
+            "n": {"N": "1"},
+            "m": {"M": {"x": {"L": [{"S": "q"}, {"N": "2"}, {"BOOL": True}, {"NULL": True}]}}},
+            "ss": {"SS": ["b", "c"]},
+            "ns": {"NS": ["1", "2.5"]},
+            "b": {"B": b"\x00\x01"},
+        }
+        for n in range(3):
+            seen.append(
+                ddb.put_item(TableName="t", Item={**item, "n": {"N": str(n)}}, ReturnValues="ALL_OLD")
+            )
+        key = {"k": {"S": "a"}, "n": {"N": "1"}}
+        seen.append(ddb.get_item(TableName="t", Key=key))
+        seen.append(
+            ddb.query(
+                TableName="t",
+                KeyConditionExpression="k = :k",
+                ExpressionAttributeValues={":k": {"S": "a"}},
+                Limit=2,
+            )
+        )
+        seen.append(ddb.scan(TableName="t", ReturnConsumedCapacity="TOTAL"))
+        seen.append(ddb.batch_get_item(RequestItems={"t": {"Keys": [key]}}))
+        seen.append(
+            ddb.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="ADD ns :s",
+                ExpressionAttributeValues={":s": {"NS": ["3"]}},
+                ReturnValues="ALL_NEW",
+            )
+        )
+        seen.append(ddb.describe_table(TableName="t"))
+        url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        seen.append(
+            sqs.send_message(
+                QueueUrl=url,
+                MessageBody="hi",
+                MessageGroupId="g",
+                MessageDeduplicationId="d",
+                MessageAttributes={"a": {"DataType": "String", "StringValue": "v"}},
+            )
+        )
+        seen.append(sqs.receive_message(QueueUrl=url, AttributeNames=["All"], MessageAttributeNames=["All"]))
+        seen.append(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        seen.append(kinesis.put_records(StreamName="s", Records=[{"Data": b"x", "PartitionKey": "p"}]))
+        seen.append(kinesis.describe_stream(StreamName="s"))
+        shard = kinesis.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName="s", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        seen.append(kinesis.get_records(ShardIterator=iterator["ShardIterator"]))
+    return [normalised(answer) for answer in seen]
+
+
+def test_memoised_attribute_aliases_serialize_as_moto_does() -> None:
+    expected = answers()
+    with restored((moto_serialize.XFormedAttributePicker, "get_possible_keys")):
+        assert motospeed.memoise_attribute_aliases()
+        first, again = answers(), answers()  # again: every name from the memo
+    assert first == expected and again == expected
+    assert expected[4]["Item"]["m"]["M"]["x"]["L"][2] == {"BOOL": True}
+
+
+def test_memoised_aliases_are_moto_s_for_every_member_of_every_answer() -> None:
+    """Every output member of the services the local cloud serves, looked up on a dict and on an object:
+    the memoised names are the names moto's providers give, whichever shape asked first."""
+    picker = moto_serialize.XFormedAttributePicker()
+    stock = picker.get_possible_keys
+
+    class Table:  # an object of moto's own kind, whose class name prefixes members (TableName...)
+        pass
+
+    contexts = []
+    owners: tuple[object, ...] = ({}, Table())
+    for service in ("dynamodb", "sqs", "kinesis"):
+        model = botocore.session.get_session().get_service_model(service)
+        for operation in model.operation_names:
+            output = model.operation_model(operation).output_shape
+            for structure in [output] + [
+                m for m in getattr(output, "members", {}).values() if m.type_name == "structure"
+            ]:
+                for key, shape in getattr(structure, "members", {}).items():
+                    for obj in owners:
+                        contexts.append(moto_serialize.AttributePickerContext(obj=obj, key=key, shape=shape))
+    expected = [list(stock(c)) for c in contexts]
+    with restored((moto_serialize.XFormedAttributePicker, "get_possible_keys")):
+        assert motospeed.memoise_attribute_aliases()
+        ours = [list(picker.get_possible_keys(c)) for c in reversed(contexts)][::-1]
+        again = [list(picker.get_possible_keys(c)) for c in contexts]
+    assert ours == expected and again == expected
+    assert len(contexts) > 500 and len({tuple(e) for e in expected}) > 100
