@@ -24,15 +24,17 @@ _SPAWN = multiprocessing.get_context("spawn")
 _INIT_TIMEOUT_SECONDS = 60.0
 
 
-def _memory_mb(pid: int | None, field: str = "VmRSS") -> float:
-    """Resident (VmRSS) or peak resident (VmHWM) memory of a process, in MB; 0 if unknown."""
+def _memory_mb(pid: int | None) -> tuple[float, float]:
+    """Resident (VmRSS) and peak resident (VmHWM) memory of a process in MB, from one read; 0 if unknown."""
+    found = {"VmRSS": 0.0, "VmHWM": 0.0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+            name, _, rest = line.partition(":")
+            if name in found:
+                found[name] = int(rest.split()[0]) / 1024
     except OSError:
         pass
-    return 0.0
+    return found["VmRSS"], found["VmHWM"]
 
 
 @dataclass
@@ -160,7 +162,7 @@ class FunctionPool:
             started = time.monotonic()
             w.conn.send((request_id, json.dumps(event), float(self.spec.timeout)))
             if not w.conn.poll(self.spec.timeout):
-                peak_mb, outcome = _memory_mb(w.process.pid, "VmHWM"), "\tStatus: timeout"
+                peak_mb, outcome = _memory_mb(w.process.pid)[1], "\tStatus: timeout"
                 w.kill()
                 w = None
                 raise InvocationError(
@@ -175,8 +177,7 @@ class FunctionPool:
                 raise InvocationError(
                     "Runtime.ExitError", "the worker process exited during the invocation"
                 ) from exc
-            peak_mb = _memory_mb(w.process.pid, "VmHWM")
-            rss = _memory_mb(w.process.pid)
+            rss, peak_mb = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:
                 outcome = "\tStatus: error\tError Type: Runtime.OutOfMemory"
                 w.kill()

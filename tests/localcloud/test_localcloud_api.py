@@ -387,6 +387,15 @@ def test_worker_crash_is_an_invocation_error_and_the_next_call_works(cloud: Loca
     assert cloud.invoke("CrashFunction", {})["statusCode"] == 200
 
 
+def test_a_worker_over_its_memory_size_is_out_of_memory_and_replaced(cloud: LocalCloud) -> None:
+    before = json.loads(cloud.invoke("CrashFunction", {})["body"])["pid"]
+    with pytest.raises(InvocationError) as raised:
+        cloud.invoke("CrashFunction", {"allocate_mb": 450})  # the function has 384 MB
+    assert raised.value.error_type == "Runtime.OutOfMemory"
+    after = json.loads(cloud.invoke("CrashFunction", {})["body"])["pid"]
+    assert after != before
+
+
 def test_each_invocation_logs_start_end_and_report_with_its_request_id(
     cloud: LocalCloud, caplog: pytest.LogCaptureFixture
 ) -> None:
