@@ -5,10 +5,10 @@ server answers requests on many threads. So a GetItem or Query between two actio
 update (the e2e suite once read an order FILLED without its fill price), an update that failed on
 its last action left the first ones applied, and two guarded writes of one item could both pass
 their condition. Here an update works on a copy of the item and stores it whole when complete, and
-the writes of one item (update, put, delete) take turns on a lock chosen by table and key. One lock
-around every DynamoDB request did the same and cost a third of the local cloud's throughput
+the writes of one item (update, put, delete) take turns on a lock of that item. One lock around
+every DynamoDB request did the same and cost a third of the local cloud's throughput
 (docs/benchmarks.md, run 17): a request holding it lost the GIL to threads that then blocked on it.
-This lock is taken by writes only, and two writes wait for each other only when they share a stripe.
+These locks are taken by writes only, and a write waits only for writes of its own item.
 If moto's backend no longer looks as expected, it is left as it is and a warning says so.
 """
 
@@ -18,7 +18,8 @@ import copy
 import threading
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from moto.dynamodb import models as dynamodb_models
@@ -68,18 +69,46 @@ class _BackendView:
         return self._staged if table_name == self._table_name else self._backend.get_table(table_name)
 
 
-# Writes of one item are serialised by one of these, chosen by table and key. Two writes of different
-# items share a lock one time in _STRIPES and then only wait out each other's microseconds.
-_STRIPES = 256
-_item_locks = [threading.Lock() for _ in range(_STRIPES)]
+class ItemLocks:
+    """One lock per item that a write holds or waits for, made on demand and dropped when unused.
+
+    Locks striped by key (256 of them) were the first version: the projections write side by side, and
+    with thirty writes in flight two share one of 256 stripes four times in five (the birthday
+    bound), each such write waiting out an unrelated one, its GIL waits included."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, list[Any]] = {}  # key -> [lock, writes holding or waiting]
+
+    @contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            entry = self._locks.get(key)
+            if entry is None:
+                entry = self._locks[key] = [threading.Lock(), 0]
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
-def _item_lock(table: Any, attributes: Mapping[str, Any]) -> threading.Lock:
+_item_locks = ItemLocks()
+
+
+def _item_key(table: Any, attributes: Mapping[str, Any]) -> Hashable:
     def part(name: str | None) -> Any:
         value = attributes.get(name) if name else None
         return tuple(sorted(value.items())) if isinstance(value, dict) else None
 
-    return _item_locks[hash((table.name, part(table.hash_key_attr), part(table.range_key_attr))) % _STRIPES]
+    return (table.name, part(table.hash_key_attr), part(table.range_key_attr))
 
 
 def patch() -> bool:
@@ -95,7 +124,7 @@ def patch() -> bool:
     def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         table = self.get_table(table_name)
         staged = _StagedTable(table)
-        with _item_lock(table, key):
+        with _item_locks.hold(_item_key(table, key)):
             item = update(_BackendView(self, table_name, staged), table_name, key, *args, **kwargs)
             # One store of a whole item: a reader holds either the old item or the new one.
             if table.range_key_attr is not None:
@@ -106,12 +135,12 @@ def patch() -> bool:
 
     def put_item(self: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         table = self.get_table(table_name)
-        with _item_lock(table, item_attrs):
+        with _item_locks.hold(_item_key(table, item_attrs)):
             return put(self, table_name, item_attrs, *args, **kwargs)
 
     def delete_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         table = self.get_table(table_name)
-        with _item_lock(table, key):
+        with _item_locks.hold(_item_key(table, key)):
             return delete(self, table_name, key, *args, **kwargs)
 
     setattr(backend, "update_item", update_item)  # noqa: B010

@@ -313,3 +313,35 @@ def test_concurrent_writes_of_one_item_keep_every_change() -> None:
     assert int(item["version"]["N"]) == len(passed) == len(item["by"]["L"])
     assert len({version for _, version in passed}) == len(passed)
     assert [int(v["N"]) for v in item["by"]["L"]] == [n for n, _ in sorted(passed, key=lambda p: p[1])]
+
+
+def test_item_locks_serialise_one_item_only_and_are_dropped_when_unused() -> None:
+    locks = motoitems.ItemLocks()
+    inside = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def hold(key: str, name: str) -> None:
+        with locks.hold(key):
+            order.append(name)
+            if name == "first":
+                inside.set()
+                release.wait(10)
+
+    first = threading.Thread(target=hold, args=("a", "first"))
+    first.start()
+    assert inside.wait(10)
+    same = threading.Thread(target=hold, args=("a", "same item"))
+    same.start()
+    other = threading.Thread(target=hold, args=("b", "other item"))
+    other.start()
+    other.join(10)  # another item's write does not wait for the first
+    assert order == ["first", "other item"] and same.is_alive()
+    release.set()
+    for t in (first, same):
+        t.join(10)
+    assert order == ["first", "other item", "same item"]
+    assert len(locks) == 0
+    with pytest.raises(RuntimeError), locks.hold("a"):
+        raise RuntimeError("a failed write releases its lock")
+    assert len(locks) == 0
