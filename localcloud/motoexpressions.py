@@ -5,6 +5,8 @@ fifth of its CPU in validating UpdateExpressions and a tenth in parsing Conditio
 - the validator walks the whole expression tree once per check (ten checks), and each visit asked the
   check for its node classes by building a dict and a tuple (`nodes_to_be_processed`, `process`): a
   check's map is fixed once it exists (node classes to its own bound methods), so it is built once;
+  the walk itself visits the same nodes in the same order without a call per string leaf or per
+  no-op hook;
 - two of the checks (at most one clause of each kind, no overlapping paths) run on every
   UpdateExpression node of the tree, and nearly every node is one, each collecting the clauses below
   it: quadratic in the expression's length. The root's clauses include every other node's, so when
@@ -64,6 +66,46 @@ def memoise_processing_maps() -> bool:
 
     setattr(traverser, "nodes_to_be_processed", nodes_to_be_processed)  # noqa: B010
     setattr(traverser, "process", process)  # noqa: B010
+    return True
+
+
+def tighter_walks() -> bool:
+    """moto's walk of an expression tree, with the same visits in the same order, less per visit."""
+    traverser = _Traverser
+    walk = getattr(traverser, "traverse_node_recursively", None)
+    hook = getattr(traverser, "pre_processing_of_child", None)
+    if walk is None or hook is None or _Node is None:
+        warnings.warn("moto's expression traverser changed; its walk left as it is", stacklevel=2)
+        return False
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        # moto calls itself on string leaves too (which return at once) and calls the child hook even
+        # where it is the base class's no-op; the node classes to process are fixed per check.
+        if not isinstance(node, _Node):
+            return node
+        types = self.nodes_to_be_processed()
+        pre = None if type(self).pre_processing_of_child is hook else self.pre_processing_of_child
+        process = self.process
+
+        def visit(node: Any, child_id: int) -> Any:
+            parent_node = node.parent
+            children = node.children
+            if children is not None:
+                for i, child in enumerate(children):
+                    if pre is not None:
+                        pre(node, i)
+                    if isinstance(child, _Node):
+                        visit(child, i)
+            if isinstance(node, types):
+                node = process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        return visit(node, child_id)
+
+    setattr(traverser, "traverse_node_recursively", traverse_node_recursively)  # noqa: B010
     return True
 
 
@@ -162,7 +204,13 @@ def memoise_condition_tokens() -> bool:
     return True
 
 
-PATCHES = (memoise_processing_maps, root_first_clause_checks, clone_update_trees, memoise_condition_tokens)
+PATCHES = (
+    memoise_processing_maps,
+    tighter_walks,
+    root_first_clause_checks,
+    clone_update_trees,
+    memoise_condition_tokens,
+)
 
 
 def install() -> None:

@@ -40,6 +40,7 @@ PATCHED: list[tuple[Any, str]] = [
     *((dynamodb_models.DynamoDBBackend, n) for n in ("update_item", "put_item", "delete_item")),
     (vars(ast_nodes)["DepthFirstTraverser"], "nodes_to_be_processed"),
     (vars(ast_nodes)["DepthFirstTraverser"], "process"),
+    (vars(ast_nodes)["DepthFirstTraverser"], "traverse_node_recursively"),
     (validators.ActionCountValidator, "traverse"),
     (validators.OverlappingPathsValidator, "traverse"),
     (validators, "deepcopy"),

@@ -23,6 +23,7 @@ TRAVERSER: Any = vars(ast_nodes)["DepthFirstTraverser"]
 PATCHED = (
     (TRAVERSER, "nodes_to_be_processed"),
     (TRAVERSER, "process"),
+    (TRAVERSER, "traverse_node_recursively"),
     (validators.ActionCountValidator, "traverse"),
     (validators.OverlappingPathsValidator, "traverse"),
     (validators, "deepcopy"),
