@@ -220,3 +220,13 @@ def answer(call: Callable[[], Any]) -> Any:
         return ("error", info.get("Code"), info.get("Message"), said.get("Item"))
     response.pop("ResponseMetadata", None)
     return response
+
+
+def create_table(ddb: Any, name: str, *keys: tuple[str, str, str]) -> Any:
+    """An on-demand table keyed by (attribute, type, HASH or RANGE) pairs; DynamoDB's answer."""
+    return ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": a, "KeyType": k} for a, _, k in keys],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )

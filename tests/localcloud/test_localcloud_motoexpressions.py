@@ -15,7 +15,7 @@ from moto.dynamodb import comparisons
 from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
 from localcloud import motoexpressions
-from tests.localcloud.support import answer, restored
+from tests.localcloud.support import answer, create_table, restored
 
 # moto's expression modules declare no types; their classes are read by name.
 NODE: Any = vars(ast_nodes)["Node"]
@@ -114,18 +114,7 @@ def scenario() -> list[Any]:
     seen: list[Any] = []
     with mock_aws():
         ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "ticker", "KeyType": "HASH"},
-                {"AttributeName": "bucket", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "ticker", "AttributeType": "S"},
-                {"AttributeName": "bucket", "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(ddb, "t", ("ticker", "S", "HASH"), ("bucket", "N", "RANGE"))
         key = {"ticker": BASE["ticker"], "bucket": BASE["bucket"]}
 
         def attempt(call: Callable[[], Any]) -> None:

@@ -13,7 +13,7 @@ from moto.dynamodb import models as dynamodb_models
 
 from localcloud import motoitems
 from localcloud.resources import client
-from tests.localcloud.support import answer, restored
+from tests.localcloud.support import answer, create_table, restored
 from tests.support import moto_server
 
 WRITES = tuple((dynamodb_models.DynamoDBBackend, name) for name in ("update_item", "put_item", "delete_item"))
@@ -27,16 +27,8 @@ def patched() -> Iterator[None]:
 
 
 def tables(ddb: Any) -> None:
-    for name, keys in (
-        ("orders", [("orderId", "S", "HASH")]),
-        ("candles", [("ticker", "S", "HASH"), ("bucket", "N", "RANGE")]),
-    ):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": a, "KeyType": k} for a, _, k in keys],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    create_table(ddb, "orders", ("orderId", "S", "HASH"))
+    create_table(ddb, "candles", ("ticker", "S", "HASH"), ("bucket", "N", "RANGE"))
 
 
 def writes() -> list[Any]:

@@ -32,7 +32,7 @@ from waitress.server import create_server
 from localcloud import motospeed
 from localcloud.cloud import free_port
 from localcloud.resources import client
-from tests.localcloud.support import REPO, restored
+from tests.localcloud.support import REPO, create_table, restored
 from tests.support import moto_server
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
@@ -309,12 +309,7 @@ def updates() -> list[Any]:
     seen: list[Any] = []
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(ddb, "t", ("k", "S", "HASH"))
         expression = "SET #q = if_not_exists(#q, :zero) + :n, #s = :s ADD #c :one"
         names = {"#q": "qty", "#s": "seq", "#c": "count"}
         for key, n, seq in (("a", 1, 1), ("b", 5, 1), ("a", 2, 2), ("a", 3, 1), ("c", 4, 9)):
@@ -463,20 +458,7 @@ def answers() -> list[Any]:
         ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
         sqs: Any = boto3.client("sqs", region_name="us-east-1")
         kinesis: Any = boto3.client("kinesis", region_name="us-east-1")
-        seen.append(
-            ddb.create_table(
-                TableName="t",
-                KeySchema=[
-                    {"AttributeName": "k", "KeyType": "HASH"},
-                    {"AttributeName": "n", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "k", "AttributeType": "S"},
-                    {"AttributeName": "n", "AttributeType": "N"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        )
+        seen.append(create_table(ddb, "t", ("k", "S", "HASH"), ("n", "N", "RANGE")))
         item = {
             "k": {"S": "a"},
             "n": {"N": "1"},
