@@ -274,10 +274,12 @@ def test_concurrent_writes_of_one_item_keep_every_change() -> None:
         passed: list[tuple[int, int]] = []
 
         def work(writer: Any, n: int) -> None:
+            # Half the writers spell the bucket 60.0: the same number, so the same item and its lock.
+            spelled = {**key, "bucket": {"N": "60.0" if n % 2 else "60"}}
             for _ in range(rounds):
                 writer.update_item(
                     TableName="candles",
-                    Key=key,
+                    Key=spelled,
                     UpdateExpression="ADD v :one",
                     ExpressionAttributeValues={":one": {"N": "1"}},
                 )
@@ -285,7 +287,7 @@ def test_concurrent_writes_of_one_item_keep_every_change() -> None:
                 try:
                     writer.update_item(
                         TableName="candles",
-                        Key=key,
+                        Key=spelled,
                         UpdateExpression="SET version = :next, #by = list_append(#by, :me)",
                         ConditionExpression="version = :seen",
                         ExpressionAttributeNames={"#by": "by"},
@@ -337,3 +339,71 @@ def test_item_locks_serialise_one_item_only_and_are_dropped_when_unused() -> Non
     with pytest.raises(RuntimeError), locks.hold("a"):
         raise RuntimeError("a failed write releases its lock")
     assert len(locks) == 0
+
+
+def test_patching_twice_is_patching_once(patched: None) -> None:
+    assert motoitems.patch()  # a second time: the wrappers are not wrapped again (their lock twice)
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        tables(ddb)
+        done = threading.Event()
+
+        def write() -> None:
+            ddb.put_item(TableName="orders", Item={"orderId": {"S": "o1"}})
+            ddb.update_item(
+                TableName="orders",
+                Key={"orderId": {"S": "o1"}},
+                UpdateExpression="SET a = :a",
+                ExpressionAttributeValues={":a": {"N": "1"}},
+            )
+            done.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        assert done.wait(30)
+
+
+def stream_records(patch: bool) -> list[Any]:
+    """What a table's stream holds after a new item, an update of it and a failed update of a missing item."""
+    with restored(*WRITES), mock_aws():
+        if patch:
+            assert motoitems.patch()
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        tables(ddb)
+        ddb.update_table(
+            TableName="orders",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        ddb.update_item(
+            TableName="orders",
+            Key={"orderId": {"S": "o1"}},
+            UpdateExpression="SET a = :a",
+            ExpressionAttributeValues={":a": {"N": "1"}},
+        )
+        ddb.update_item(
+            TableName="orders",
+            Key={"orderId": {"S": "o1"}},
+            UpdateExpression="ADD a :a",
+            ExpressionAttributeValues={":a": {"N": "2"}},
+        )
+        with pytest.raises(ddb.exceptions.ClientError):
+            ddb.update_item(
+                TableName="orders",
+                Key={"orderId": {"S": "new"}},
+                UpdateExpression="SET big = :big",
+                ExpressionAttributeValues={":big": {"S": "x" * 500_000}},
+            )
+        shard = dynamodb_models.dynamodb_backends["123456789012"]["us-east-1"].tables["orders"].stream_shard
+        records = [record.to_json() for record in shard.items] if shard is not None else []
+        items = ddb.scan(TableName="orders")["Items"]
+    return [
+        (r["eventName"], r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage")) for r in records
+    ] + [items]
+
+
+def test_stream_records_are_moto_s_and_a_failed_update_leaves_none() -> None:
+    stock, ours = stream_records(False), stream_records(True)
+    # moto kept the key of the item its failed update would have created, and an INSERT for it
+    assert stock[-1] == [{"orderId": {"S": "new"}}, {"orderId": {"S": "o1"}, "a": {"N": "3"}}]
+    assert ours[-1] == [{"orderId": {"S": "o1"}, "a": {"N": "3"}}]
+    assert ours[:-1] == [r for r in stock[:-1] if r[2] != {"orderId": {"S": "new"}}]
+    assert [r[0] for r in ours[:-1]] == ["INSERT", "INSERT", "MODIFY"]  # moto: the key, then the update
