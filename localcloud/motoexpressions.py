@@ -4,7 +4,8 @@ A py-spy profile of the DynamoDB moto at 20 orders/s (`--gil`, moto 5.2.5, docs/
 fifth of its CPU in validating UpdateExpressions and a tenth in parsing ConditionExpressions:
 - the validator walks the whole expression tree once per check (ten checks), and each visit asked the
   check for its node classes by building a dict and a tuple (`nodes_to_be_processed`, `process`): a
-  check's map is fixed once it exists (node classes to its own bound methods), so it is built once;
+  check's map is the same for every instance of its class (node classes to its own methods), so it
+  is built once per class;
   the walk itself visits the same nodes in the same order without a call per string leaf or per
   no-op hook;
 - two of the checks (at most one clause of each kind, no overlapping paths) run on every
@@ -38,6 +39,46 @@ _Traverser: Any = vars(dynamodb_ast).get("DepthFirstTraverser")
 _UpdateExpression: Any = vars(dynamodb_ast).get("UpdateExpression")
 
 
+# A check's processing map per class, as functions: a map kept on the instance would hold bound
+# methods of the instance (a reference cycle per request, freed only by the cyclic collector, and
+# kept for good if a gc.freeze, see motospeed, came while it was in flight). None: a class whose map
+# is not made of its own methods, asked for its map every time as moto does.
+_maps: dict[type, dict[type, Any] | None] = {}
+_types: dict[type, tuple[type, ...]] = {}
+
+
+def _class_map(check: Any) -> dict[type, Any] | None:
+    cls = type(check)
+    if cls not in _maps:
+        bound = check._processing_map()
+        own = all(getattr(m, "__self__", None) is check for m in bound.values())
+        _maps[cls] = {k: m.__func__ for k, m in bound.items()} if own else None
+    return _maps[cls]
+
+
+def _nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+    found = _class_map(self)
+    if found is None:
+        return tuple(self._processing_map())
+    cls = type(self)
+    if cls not in _types:
+        _types[cls] = tuple(found)
+    return _types[cls]
+
+
+def _process(self: Any, node: Any) -> Any:
+    found = _class_map(self)
+    if found is None:
+        for class_key, processor in self._processing_map().items():
+            if isinstance(node, class_key):
+                return processor(node)
+        return None
+    for class_key, function in found.items():
+        if isinstance(node, class_key):
+            return function(self, node)
+    return None
+
+
 def memoise_processing_maps() -> bool:
     traverser = _Traverser
     if traverser is None or not all(
@@ -46,27 +87,28 @@ def memoise_processing_maps() -> bool:
         warnings.warn("moto's expression traverser changed; left as it is", stacklevel=2)
         return False
 
-    def processing_map(self: Any) -> dict[type, Any]:
-        found: dict[type, Any] | None = self.__dict__.get("_localcloud_map")
-        if found is None:
-            found = self.__dict__["_localcloud_map"] = self._processing_map()
-        return found
-
-    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-        found: tuple[type, ...] | None = self.__dict__.get("_localcloud_types")
-        if found is None:
-            found = self.__dict__["_localcloud_types"] = tuple(processing_map(self))
-        return found
-
-    def process(self: Any, node: Any) -> Any:
-        for class_key, processor in processing_map(self).items():
-            if isinstance(node, class_key):
-                return processor(node)
-        return None
-
-    setattr(traverser, "nodes_to_be_processed", nodes_to_be_processed)  # noqa: B010
-    setattr(traverser, "process", process)  # noqa: B010
+    setattr(traverser, "nodes_to_be_processed", _nodes_to_be_processed)  # noqa: B010
+    setattr(traverser, "process", _process)  # noqa: B010
     return True
+
+
+def _visit(node: Any, child_id: int, types: tuple[type, ...], pre: Any, process: Any) -> Any:
+    # A module function, not a closure: a closure calling itself is a reference cycle, and this one
+    # would hold the check (and through it the item) until the cyclic collector came by.
+    parent_node = node.parent
+    children = node.children
+    if children is not None:
+        for i, child in enumerate(children):
+            if pre is not None:
+                pre(node, i)
+            if isinstance(child, _Node):
+                _visit(child, i, types, pre, process)
+    if isinstance(node, types):
+        node = process(node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+    return node
 
 
 def tighter_walks() -> bool:
@@ -83,27 +125,8 @@ def tighter_walks() -> bool:
         # where it is the base class's no-op; the node classes to process are fixed per check.
         if not isinstance(node, _Node):
             return node
-        types = self.nodes_to_be_processed()
         pre = None if type(self).pre_processing_of_child is hook else self.pre_processing_of_child
-        process = self.process
-
-        def visit(node: Any, child_id: int) -> Any:
-            parent_node = node.parent
-            children = node.children
-            if children is not None:
-                for i, child in enumerate(children):
-                    if pre is not None:
-                        pre(node, i)
-                    if isinstance(child, _Node):
-                        visit(child, i)
-            if isinstance(node, types):
-                node = process(node)
-                node.parent = parent_node
-                if parent_node:
-                    parent_node.children[child_id] = node
-            return node
-
-        return visit(node, child_id)
+        return _visit(node, child_id, self.nodes_to_be_processed(), pre, self.process)
 
     setattr(traverser, "traverse_node_recursively", traverse_node_recursively)  # noqa: B010
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -196,3 +197,27 @@ def test_a_cloned_tree_is_a_deep_copy(patched: None) -> None:
     # anything that is not a tree of moto's nodes and strings is copy.deepcopy's
     value = {"a": [1, 2]}
     assert vars(validators)["deepcopy"](value) == value and vars(validators)["deepcopy"](value) is not value
+
+
+def test_the_checks_of_an_update_are_freed_without_the_cyclic_collector(patched: None) -> None:
+    """A check that kept its map or a self-calling closure would live (with the item it resolved
+    against) until the cyclic collector ran, and for good if the local cloud's gc.freeze came first."""
+    resolving = vars(validators)["ExpressionAttributeResolvingProcessor"]
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(ddb, "t", ("k", "S", "HASH"))
+        ddb.put_item(TableName="t", Item={"k": {"S": "a"}})
+        gc.collect()
+        gc.disable()
+        try:
+            for n in range(20):
+                ddb.update_item(
+                    TableName="t",
+                    Key={"k": {"S": "a"}},
+                    UpdateExpression="SET n = :v",
+                    ExpressionAttributeValues={":v": {"N": str(n)}},
+                )
+            alive = sum(isinstance(o, resolving) for o in gc.get_objects())
+        finally:
+            gc.enable()
+    assert alive == 0
