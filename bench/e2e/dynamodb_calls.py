@@ -7,7 +7,8 @@ serializer's memoised aliases (motospeed), which is moto's DynamoDB as the local
 
 In process (moto's mock). Each call is timed through boto3 (what a request costs, boto3's own CPU
 included) and, for UpdateItem, straight at moto's backend too (the write alone). The calls are those
-the projections and the orders API make: a guarded order-status update, a guarded put and a GetItem.
+the projections and the orders API make: a guarded order-status update, a guarded put and a GetItem,
+and a GetItem of a 21-attribute item (what an answer's width costs the serializer).
 Rounds run the set-ups in turn and the report gives the median of the per-round ratios to stock.
 """
 
@@ -122,6 +123,7 @@ def calls(ddb: Any, backend: Any, keys: int) -> dict[str, Callable[[int], Any]]:
             ConditionExpression="attribute_not_exists(orderId)",
         ),
         "GetItem": lambda n: ddb.get_item(TableName="orders", Key=key(n)),
+        "GetItem, 21 attributes": lambda n: ddb.get_item(TableName="orders", Key={"orderId": {"S": "wide"}}),
         "update_item at the backend": lambda n: backend.update_item(
             "orders", key(n), UPDATE, {"#status": "status"}, values(n), condition_expression=GUARD
         ),
@@ -140,6 +142,9 @@ def round_us(setup: Callable[[], Any], count: int, keys: int) -> dict[str, float
         )
         for n in range(keys):
             ddb.put_item(TableName="orders", Item={"orderId": {"S": f"o{n}"}, "seq": {"N": "0"}})
+        # an item as wide as an order with its fills, for the serializer's cost per attribute
+        wide = {f"s{i}": {"S": "value"} for i in range(15)} | {f"n{i}": {"N": "1.5"} for i in range(5)}
+        ddb.put_item(TableName="orders", Item={"orderId": {"S": "wide"}, **wide})
         backend = dynamodb_models.dynamodb_backends["123456789012"]["us-east-1"]
         result = {}
         seq = 0
