@@ -42,7 +42,7 @@ _UpdateExpression: Any = vars(dynamodb_ast).get("UpdateExpression")
 # A check's processing map per class, as functions: a map kept on the instance would hold bound
 # methods of the instance (a reference cycle per request, freed only by the cyclic collector, and
 # kept for good if a gc.freeze, see motospeed, came while it was in flight). None: a class whose map
-# is not made of its own methods, asked for its map every time as moto does.
+# is not made of its own methods, left to moto's own accessors.
 _maps: dict[type, dict[type, Any] | None] = {}
 _types: dict[type, tuple[type, ...]] = {}
 
@@ -56,29 +56,6 @@ def _class_map(check: Any) -> dict[type, Any] | None:
     return _maps[cls]
 
 
-def _nodes_to_be_processed(self: Any) -> tuple[type, ...]:
-    found = _class_map(self)
-    if found is None:
-        return tuple(self._processing_map())
-    cls = type(self)
-    if cls not in _types:
-        _types[cls] = tuple(found)
-    return _types[cls]
-
-
-def _process(self: Any, node: Any) -> Any:
-    found = _class_map(self)
-    if found is None:
-        for class_key, processor in self._processing_map().items():
-            if isinstance(node, class_key):
-                return processor(node)
-        return None
-    for class_key, function in found.items():
-        if isinstance(node, class_key):
-            return function(self, node)
-    return None
-
-
 def memoise_processing_maps() -> bool:
     traverser = _Traverser
     if traverser is None or not all(
@@ -86,9 +63,28 @@ def memoise_processing_maps() -> bool:
     ):
         warnings.warn("moto's expression traverser changed; left as it is", stacklevel=2)
         return False
+    types_of, process_by = traverser.nodes_to_be_processed, traverser.process
 
-    setattr(traverser, "nodes_to_be_processed", _nodes_to_be_processed)  # noqa: B010
-    setattr(traverser, "process", _process)  # noqa: B010
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        found = _class_map(self)
+        if found is None:
+            return types_of(self)  # type: ignore[no-any-return]
+        cls = type(self)
+        if cls not in _types:
+            _types[cls] = tuple(found)
+        return _types[cls]
+
+    def process(self: Any, node: Any) -> Any:
+        found = _class_map(self)
+        if found is None:
+            return process_by(self, node)
+        for class_key, function in found.items():
+            if isinstance(node, class_key):
+                return function(self, node)
+        return None
+
+    setattr(traverser, "nodes_to_be_processed", nodes_to_be_processed)  # noqa: B010
+    setattr(traverser, "process", process)  # noqa: B010
     return True
 
 
@@ -193,9 +189,7 @@ def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
 
 
 def clone_update_trees() -> bool:
-    if getattr(dynamodb_validators, "deepcopy", None) is not copy.deepcopy or not hasattr(
-        dynamodb_ast, "Node"
-    ):
+    if getattr(dynamodb_validators, "deepcopy", None) is not copy.deepcopy or _Node is None:
         warnings.warn("moto's update expression validator changed; its copies left as they are", stacklevel=2)
         return False
     setattr(dynamodb_validators, "deepcopy", _deepcopy)  # noqa: B010

@@ -35,6 +35,7 @@ from moto.dynamodb import models as dynamodb_models  # noqa: E402
 from moto.dynamodb.parsing import ast_nodes, expressions, validators  # noqa: E402
 
 from localcloud import motoexpressions, motoitems, motospeed  # noqa: E402
+from tests.localcloud.support import restored  # noqa: E402 - the tests' undoing of moto patches
 
 # Everything the set-ups patch, restored between rounds.
 PATCHED: list[tuple[Any, str]] = [
@@ -72,17 +73,9 @@ SETUPS: dict[str, Callable[[], Any]] = {
 
 @contextmanager
 def patched(setup: Callable[[], Any]) -> Iterator[None]:
-    missing = object()
-    saved = [(owner, name, vars(owner).get(name, missing)) for owner, name in PATCHED]
-    setup()
-    try:
+    with restored(*PATCHED):
+        setup()
         yield
-    finally:
-        for owner, name, value in saved:
-            if value is not missing:
-                setattr(owner, name, value)
-            elif name in vars(owner):
-                delattr(owner, name)
 
 
 UPDATE = (
