@@ -183,7 +183,8 @@ class ShardSignal:
 
 
 class KinesisShardPoller(_Poller):
-    """Reads one shard in order: batch size, retries, bisect on function error, on-failure destination."""
+    """Reads one shard in order: batch size, batching window, retries, bisect on function error,
+    on-failure destination."""
 
     def __init__(
         self,
@@ -251,17 +252,39 @@ class KinesisShardPoller(_Poller):
         self.start_iterator()
         super().start()
 
+    def _generation(self) -> int:
+        return self.signal.generation if self.signal is not None else 0
+
+    def _read(self, limit: int) -> list[dict[str, Any]]:
+        assert self.iterator is not None
+        response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
+        self.iterator = response.get("NextShardIterator")
+        records = [self._record(r) for r in response.get("Records", [])]
+        if records and self.signal is not None and self.leader:
+            # Now, not after this mapping's own function is done: the other projections of the
+            # shard must not wait for this one's batch to be written.
+            self.signal.notify()
+        return records
+
     def poll_once(self) -> int:
         if self.iterator is None:
             self.start_iterator()
-        response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=self.source.batch_size)
-        self.iterator = response.get("NextShardIterator")
-        records = [self._record(r) for r in response.get("Records", [])]
+        seen = self._generation()
+        records = self._read(self.source.batch_size)
+        window = self.source.batching_window_seconds
+        if records and window > 0:
+            # MaximumBatchingWindowInSeconds: read on until the batch is full or the window, counted
+            # from the batch's first record, has passed; a mapping invoked once per window writes its
+            # aggregates once per window.
+            deadline = time.monotonic() + window
+            while len(records) < self.source.batch_size and not self.stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle(seen, remaining)
+                seen = self._generation()
+                records.extend(self._read(self.source.batch_size - len(records)))
         if records:
-            if self.signal is not None and self.leader:
-                # Now, not after this mapping's own function is done: the other projections of the
-                # shard must not wait for this one's batch to be written.
-                self.signal.notify()
             self.deliver(records)
             self.checkpoint = records[-1]["kinesis"]["sequenceNumber"]
         return len(records)
@@ -351,16 +374,16 @@ class KinesisShardPoller(_Poller):
         if self.signal is not None:
             self.signal.notify()
 
-    def _idle(self, seen: int) -> None:
+    def _idle(self, seen: int, at_most: float = KINESIS_FOLLOWER_IDLE_SECONDS) -> None:
         if self.signal is None or self.leader:
-            self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
+            self.stopping.wait(min(KINESIS_IDLE_SLEEP_SECONDS, at_most))
         else:
-            self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
+            self.signal.wait(seen, min(KINESIS_FOLLOWER_IDLE_SECONDS, at_most))
 
     def run(self) -> None:
         while not self.stopping.is_set():
             # Taken before the read: whatever the leader sees from here on wakes this follower again.
-            seen = self.signal.generation if self.signal is not None else 0
+            seen = self._generation()
             try:
                 got = self.poll_once()
                 if got < self.source.batch_size:

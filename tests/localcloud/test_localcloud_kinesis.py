@@ -104,9 +104,12 @@ def delivered(found: list[Invocation]) -> list[dict[str, Any]]:
     return [r for i in found if i.outcome == "ok" for r in i.records]
 
 
-def wait_for_delivered(cloud: LocalCloud, function: str, count: int) -> list[Invocation]:
+def wait_for_delivered(cloud: LocalCloud, function: str, count: int, prefix: str = "") -> list[Invocation]:
+    """The function's invocations once `count` records were delivered, only those of batches whose first
+    record's data starts with `prefix`."""
+
     def probe() -> list[Invocation] | None:
-        found = invocations(cloud, function)
+        found = [i for i in invocations(cloud, function) if i.records[0]["data"].startswith(prefix)]
         return found if len(delivered(found)) >= count else None
 
     return wait_until(probe, timeout=20, what=f"{count} records delivered to {function}", interval=0.2)
@@ -173,6 +176,40 @@ def test_latest_delivers_only_what_was_put_after_the_mapping_existed(
     for shard in {r["shard"] for r in late}:
         expected = [r["data"] for r in late if r["shard"] == shard]
         assert [r["data"] for r in records if r["shard"] == shard] == expected
+
+
+# --- batching window -------------------------------------------------------------------------------
+WINDOW_STREAM = "WindowStream"
+WINDOW_SECONDS = 2.0  # WindowReader's MaximumBatchingWindowInSeconds (its BatchSize is 4)
+
+
+def test_a_batching_window_gathers_records_put_apart_into_one_batch(stream: Stream) -> None:
+    name = f"{STACK}-{WINDOW_STREAM}"
+    first_put = time.time()
+    for n in range(3):
+        put(stream.cloud.endpoint, name, [f"spread-{n}"])
+        time.sleep(0.3)
+    gathered = wait_for_delivered(stream.cloud, "WindowReader", 3, prefix="spread-")
+    prompt = wait_for_delivered(stream.cloud, "PromptReader", 3, prefix="spread-")
+    assert [[r["data"] for r in i.records] for i in gathered] == [["spread-0", "spread-1", "spread-2"]]
+    # invoked when the window, counted from the first record, had passed, and not long after
+    assert WINDOW_SECONDS - 0.1 <= gathered[0].started - first_put < WINDOW_SECONDS + 2
+    # the shard's other mapping has no window: it did not wait for the three
+    assert len(prompt) >= 2
+    assert prompt[0].started - first_put < WINDOW_SECONDS - 0.5
+
+
+def test_a_full_batch_is_invoked_before_its_window_ends(stream: Stream) -> None:
+    name = f"{STACK}-{WINDOW_STREAM}"
+    first_put = time.time()
+    put(stream.cloud.endpoint, name, [f"full-{n}" for n in range(5)])
+    found = wait_for_delivered(stream.cloud, "WindowReader", 5, prefix="full-")
+    assert [[r["data"] for r in i.records] for i in found] == [
+        ["full-0", "full-1", "full-2", "full-3"],
+        ["full-4"],
+    ]
+    assert found[0].started - first_put < WINDOW_SECONDS - 0.5  # BatchSize 4 reached: no wait
+    assert found[1].started - found[0].started >= WINDOW_SECONDS - 0.1  # the rest waits its window
 
 
 # --- failures --------------------------------------------------------------------------------------
