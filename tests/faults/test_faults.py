@@ -113,8 +113,10 @@ FAULTS = {
         lambda o: _counts(o, "order-status", "journal", "portfolio", "market-data"),
         redelivered=True,
     ),
+    # Every batch cold: the journal, portfolio and market-data mappings gather a second of records per
+    # batch (ProjectionBatchingWindowSeconds), so this small run gives them only a few batches.
     "cold-starts": Fault(
-        FaultPlan(cold_start_every=3, cold_start_functions=PIPELINE), _recycles, redelivered=False
+        FaultPlan(cold_start_every=1, cold_start_functions=PIPELINE), _recycles, redelivered=False
     ),
     "throttling": Fault(
         FaultPlan(throttle=Throttle(fraction=0.05, functions=PIPELINE)),
