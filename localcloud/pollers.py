@@ -21,6 +21,9 @@ log = logging.getLogger("localcloud")
 KINESIS_IDLE_SLEEP_SECONDS = 0.05
 # Followers of a shard poll this rarely on their own; the leader wakes them when records arrive.
 KINESIS_FOLLOWER_IDLE_SECONDS = 1.0
+# A mapping gathering records for its batching window reads this often: soon enough after its batch
+# fills, and a few reads a window rather than one per record the leader announces.
+KINESIS_WINDOW_READ_SECONDS = 0.25
 
 
 def _iso(ts: float) -> str:
@@ -269,7 +272,6 @@ class KinesisShardPoller(_Poller):
     def poll_once(self) -> int:
         if self.iterator is None:
             self.start_iterator()
-        seen = self._generation()
         records = self._read(self.source.batch_size)
         window = self.source.batching_window_seconds
         if records and window > 0:
@@ -277,12 +279,10 @@ class KinesisShardPoller(_Poller):
             # from the batch's first record, has passed; a mapping invoked once per window writes its
             # aggregates once per window.
             deadline = time.monotonic() + window
-            while len(records) < self.source.batch_size and not self.stopping.is_set():
+            while len(records) < self.source.batch_size:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self.stopping.wait(min(remaining, KINESIS_WINDOW_READ_SECONDS)):
                     break
-                self._idle(seen, remaining)
-                seen = self._generation()
                 records.extend(self._read(self.source.batch_size - len(records)))
         if records:
             self.deliver(records)
@@ -374,11 +374,11 @@ class KinesisShardPoller(_Poller):
         if self.signal is not None:
             self.signal.notify()
 
-    def _idle(self, seen: int, at_most: float = KINESIS_FOLLOWER_IDLE_SECONDS) -> None:
+    def _idle(self, seen: int) -> None:
         if self.signal is None or self.leader:
-            self.stopping.wait(min(KINESIS_IDLE_SLEEP_SECONDS, at_most))
+            self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
         else:
-            self.signal.wait(seen, min(KINESIS_FOLLOWER_IDLE_SECONDS, at_most))
+            self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
 
     def run(self) -> None:
         while not self.stopping.is_set():
