@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def step(phase: Phase) -> dict[str, Any]:
         },
         "probe_timeouts": result.stats.latencies.timeouts,
         "segments_ms": segments(phase),
+        "slowest": slowest(phase),
     }
 
 
@@ -65,6 +67,19 @@ def segments(phase: Phase) -> dict[str, dict[str, float | None]]:
         name: {q: _ms(percentile(list(values), p)) for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
         for name, values in zip(("api", "lane", "stream"), legs, strict=True)
     }
+
+
+def slowest(phase: Phase, count: int = 5) -> list[dict[str, Any]]:
+    """The step's slowest probes: when each order was posted (UTC, to find it in cloud.log) and its legs."""
+    traced = sorted(phase.result.stats.latencies.traced, key=lambda t: t[1], reverse=True)[:count]
+    return [
+        {
+            "posted": datetime.fromtimestamp(posted, UTC).strftime("%H:%M:%S.%f")[:-3],
+            "final_ms": _ms(final),
+            **{f"{leg}_ms": _ms(value) for leg, value in zip(("api", "lane", "stream"), legs, strict=True)},
+        }
+        for posted, final, legs in traced
+    ]
 
 
 def _per(calls: Counter[tuple[str, str]], orders: int) -> dict[str, float]:
@@ -238,6 +253,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_cell(seg['lane']['p50'])} | {_cell(seg['lane']['p99'])} "
             f"| {_cell(seg['stream']['p50'])} | {_cell(seg['stream']['p99'])} |"
         )
+    lines += [
+        "",
+        "The slowest probes of the step at 80% of saturation and of the sustained run (posted at, UTC):",
+        "",
+        "| run | posted | final ms | api | lane | stream |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in [*([eighty] if eighty else []), results["sustained"]]:
+        for probe in row.get("slowest", []):
+            lines.append(
+                f"| {row['name']} | {probe['posted']} | {_cell(probe['final_ms'])} "
+                f"| {_cell(probe['api_ms'])} | {_cell(probe['lane_ms'])} | {_cell(probe['stream_ms'])} |"
+            )
     lines += [
         "",
         "### Sustained run and the emulator floor",

@@ -277,10 +277,18 @@ class Run:
                 lambda p: str(p["updatedAt"]) >= order["updatedAt"],
             )
             if seen is None:
-                self.stats.probe(final=final, position=None, timed_out=True, segments=segments)
+                self.stats.probe(
+                    final=final,
+                    position=None,
+                    timed_out=True,
+                    segments=segments,
+                    posted_wall=probe.posted_wall,
+                )
                 return
             position = time.monotonic() - probe.posted_at
-        self.stats.probe(final=final, position=position, timed_out=False, segments=segments)
+        self.stats.probe(
+            final=final, position=position, timed_out=False, segments=segments, posted_wall=probe.posted_wall
+        )
 
     # --- the run -----------------------------------------------------------------------------------------
     def _report(self, started: float, stop: threading.Event) -> None:

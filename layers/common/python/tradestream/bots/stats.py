@@ -29,6 +29,9 @@ class Latencies:
     # POST sent -> createdAt (the edge and the orders function), createdAt -> updatedAt (the lane and the
     # matching commit), updatedAt -> seen by GET (stream, order-status projection, the GET itself).
     segments: list[tuple[float, float, float]] = field(default_factory=list)
+    # (POST's wall time, seconds to final/resting, its segments) of each probe that saw its order settle:
+    # the slowest say when and in which leg a tail happened, which percentiles cannot.
+    traced: list[tuple[float, float, tuple[float, float, float]]] = field(default_factory=list)
     timeouts: int = 0
 
     def summary(self) -> dict[str, dict[str, float | None] | int]:
@@ -74,10 +77,13 @@ class Stats:
         position: float | None,
         timed_out: bool,
         segments: tuple[float, float, float] | None = None,
+        posted_wall: float | None = None,
     ) -> None:
         with self._lock:
             if segments is not None:
                 self.latencies.segments.append(segments)
+                if final is not None and posted_wall is not None:
+                    self.latencies.traced.append((posted_wall, final, segments))
             if final is not None:
                 self.latencies.to_final.append(final)
             if position is not None:
