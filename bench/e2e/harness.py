@@ -122,6 +122,11 @@ def lane_depth(sqs: Any, url: str) -> int:
 
 # --- CPU time of every process of the run ----------------------------------------------------------
 
+# The local cloud is idle when its processes together use less than this (its pollers alone use
+# about 0.05 of a core; any step's load uses 0.5 or more).
+SETTLED_CORES = 0.2
+BENCH_PROCESS = "bench process: bots + probes"
+
 
 def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of a process, from /proc."""
@@ -164,7 +169,7 @@ def cpu_by_process(root: int, counts: Path) -> dict[int, tuple[str, float]]:
                 cmdline = b""
             result[pid] = (_moto_label(cmdline) if b"motoserver" in cmdline else "other", cpu)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result[0] = ("bench process: bots + probes", usage.ru_utime + usage.ru_stime)
+    result[0] = (BENCH_PROCESS, usage.ru_utime + usage.ru_stime)
     return result
 
 
@@ -192,6 +197,7 @@ class Phase:
     wall_start: datetime
     wall_end: datetime
     notes: list[str] = field(default_factory=list)
+    settle: float | None = None  # seconds waited for the pipeline to go idle before the step
 
     @property
     def offered(self) -> float:
@@ -241,7 +247,8 @@ def diff(
 
 
 class Bench:
-    """One local cloud, one fleet, one plan; phases run one after another, each drained before the next."""
+    """One local cloud, one fleet, one plan; phases run one after another, each drained before the next
+    and started on an idle pipeline."""
 
     def __init__(
         self,
@@ -291,8 +298,27 @@ class Bench:
         response = self.api.order(self.fleet.users[user], order_id)
         return response.status_code == 200 and settled(response.json())
 
+    def settle(self, timeout: float = 300.0) -> float | None:
+        """Seconds until the local cloud's processes used under SETTLED_CORES over one second (None after
+        `timeout`). A step's drain waits for order status only: the journal, portfolio and market-data
+        projections may still be working off an overloaded step's records, on the CPU the next step
+        would be measured on."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            before = self._cpu()
+            time.sleep(1.0)
+            spent = cpu_between(before, self._cpu())
+            spent.pop(BENCH_PROCESS, None)
+            if sum(spent.values()) < SETTLED_CORES:
+                return time.monotonic() - started
+        return None
+
     def phase(self, name: str, rate: float, seconds: float, *, drain_timeout: float = 600.0) -> Phase:
-        self.show(f"--- {name}: {rate:.1f} orders/s offered for {seconds:.0f}s")
+        settled_after = self.settle()
+        self.show(
+            f"--- {name}: {rate:.1f} orders/s offered for {seconds:.0f}s "
+            f"(pipeline idle after {'-' if settled_after is None else f'{settled_after:.0f}'} s)"
+        )
         before = self.cloud.totals()
         cpu_before = self._cpu()
         wall_start = datetime.now(UTC)
@@ -311,7 +337,7 @@ class Bench:
         wall_end = datetime.now(UTC)
         calls = diff(self.cloud.totals(), before)
         cpu = cpu_between(cpu_before, self._cpu())
-        phase = Phase(name, result, drained, calls, cpu, wall_start, wall_end)
+        phase = Phase(name, result, drained, calls, cpu, wall_start, wall_end, settle=settled_after)
         self.show(
             f"    accepted {result.accepted}/{result.scheduled} ({result.accepted_rate:.1f}/s), "
             f"drained in {'-' if drained is None else f'{drained:.1f}s'}, "

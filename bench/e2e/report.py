@@ -47,6 +47,7 @@ def step(phase: Phase) -> dict[str, Any]:
         "accepted_rate": round(result.accepted_rate, 2),
         "completed_rate": round(phase.completed_rate, 2),
         "drain_seconds": None if phase.drain is None else round(phase.drain, 2),
+        "settle_seconds": None if phase.settle is None else round(phase.settle, 1),
         "keeps_up": phase.keeps_up,
         "counts": dict(result.stats.counts),
         "latency_ms": {
