@@ -6,6 +6,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -128,6 +129,36 @@ SETTLED_CORES = 0.2
 BENCH_PROCESS = "bench process: bots + probes"
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(all CPU ticks, steal ticks) of the machine so far, from the first line of /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    values = [int(v) for v in fields]  # user nice system idle iowait irq softirq steal
+    return sum(values), values[7]
+
+
+class StealSampler(threading.Thread):
+    """Each second, the share of the machine's CPU time the hypervisor gave to others (steal). A stall
+    of every process at once while steal is up is the host's, not the pipeline's."""
+
+    def __init__(self) -> None:
+        super().__init__(name="steal-sampler", daemon=True)
+        self.samples: list[tuple[float, float]] = []  # (wall time at the second's end, steal share)
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        last = _machine_ticks()
+        while not self._stopping.wait(1.0):
+            now = _machine_ticks()
+            total = now[0] - last[0]
+            self.samples.append((time.time(), (now[1] - last[1]) / total if total else 0.0))
+            last = now
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stopping.set()
+        self.join()
+        return self.samples
+
+
 def _stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of a process, from /proc."""
     try:
@@ -198,6 +229,7 @@ class Phase:
     wall_end: datetime
     notes: list[str] = field(default_factory=list)
     settle: float | None = None  # seconds waited for the pipeline to go idle before the step
+    steal: list[tuple[float, float]] = field(default_factory=list)  # StealSampler's seconds of the step
 
     @property
     def offered(self) -> float:
@@ -332,12 +364,17 @@ class Bench:
             poll_interval=self.poll_interval,
             progress=self.show,
         )
+        sampler = StealSampler()
+        sampler.start()
         result = run.execute()
         drained = self.drain(result, timeout=drain_timeout)
+        steal = sampler.stop()
         wall_end = datetime.now(UTC)
         calls = diff(self.cloud.totals(), before)
         cpu = cpu_between(cpu_before, self._cpu())
-        phase = Phase(name, result, drained, calls, cpu, wall_start, wall_end, settle=settled_after)
+        phase = Phase(
+            name, result, drained, calls, cpu, wall_start, wall_end, settle=settled_after, steal=steal
+        )
         self.show(
             f"    accepted {result.accepted}/{result.scheduled} ({result.accepted_rate:.1f}/s), "
             f"drained in {'-' if drained is None else f'{drained:.1f}s'}, "

@@ -58,6 +58,7 @@ def step(phase: Phase) -> dict[str, Any]:
         "probe_timeouts": result.stats.latencies.timeouts,
         "segments_ms": segments(phase),
         "slowest": slowest(phase),
+        "steal": steal(phase),
     }
 
 
@@ -71,16 +72,30 @@ def segments(phase: Phase) -> dict[str, dict[str, float | None]]:
 
 
 def slowest(phase: Phase, count: int = 5) -> list[dict[str, Any]]:
-    """The step's slowest probes: when each order was posted (UTC, to find it in cloud.log) and its legs."""
+    """The step's slowest probes: when each order was posted (UTC, to find it in cloud.log), its legs,
+    and the most the host stole of the machine in a second while the order was under way."""
     traced = sorted(phase.result.stats.latencies.traced, key=lambda t: t[1], reverse=True)[:count]
     return [
         {
             "posted": datetime.fromtimestamp(posted, UTC).strftime("%H:%M:%S.%f")[:-3],
             "final_ms": _ms(final),
             **{f"{leg}_ms": _ms(value) for leg, value in zip(("api", "lane", "stream"), legs, strict=True)},
+            # a sample covers the second before its time
+            "steal": max(
+                (share for at, share in phase.steal if posted < at < posted + final + 1.0), default=None
+            ),
         }
         for posted, final, legs in traced
     ]
+
+
+def steal(phase: Phase) -> dict[str, float | None]:
+    """The host's steal over the step: its mean share of the machine, and its worst second."""
+    shares = [share for _, share in phase.steal]
+    return {
+        "mean": round(sum(shares) / len(shares), 4) if shares else None,
+        "worst_second": round(max(shares), 4) if shares else None,
+    }
 
 
 def _per(calls: Counter[tuple[str, str]], orders: int) -> dict[str, float]:
@@ -190,6 +205,10 @@ def _by_value(values: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(values.items(), key=lambda kv: kv[1], reverse=True)
 
 
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:.0%}"
+
+
 def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -256,16 +275,20 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "The slowest probes of the step at 80% of saturation and of the sustained run (posted at, UTC):",
+        "The slowest probes of the step at 80% of saturation and of the sustained run (posted at, UTC; host "
+        "steal = the most of the machine's CPU the hypervisor took in a second while the order was under "
+        "way; the step's mean in brackets):",
         "",
-        "| run | posted | final ms | api | lane | stream |",
-        "|---|---|---:|---:|---:|---:|",
+        "| run | posted | final ms | api | lane | stream | host steal |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in [*([eighty] if eighty else []), results["sustained"]]:
+        mean = row.get("steal", {}).get("mean")
         for probe in row.get("slowest", []):
             lines.append(
                 f"| {row['name']} | {probe['posted']} | {_cell(probe['final_ms'])} "
-                f"| {_cell(probe['api_ms'])} | {_cell(probe['lane_ms'])} | {_cell(probe['stream_ms'])} |"
+                f"| {_cell(probe['api_ms'])} | {_cell(probe['lane_ms'])} | {_cell(probe['stream_ms'])} "
+                f"| {_pct(probe.get('steal'))} ({_pct(mean)}) |"
             )
     lines += [
         "",
