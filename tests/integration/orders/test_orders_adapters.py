@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from pynamodb.exceptions import PutError
 
+from localcloud.faults import throttled_response
 from localcloud.resources import LocalResources
 from tests.fakes.orders import sample_order
 from tests.unit.lane.builders import NOW, place
-from tradestream.adapters.dynamodb.lane import DynamoBookLog, DynamoBookViewStore, DynamoSnapshotStore
+from tradestream.adapters.dynamodb.lane import (
+    VIEW_ATTEMPTS,
+    DynamoBookLog,
+    DynamoBookViewStore,
+    DynamoSnapshotStore,
+)
 from tradestream.adapters.dynamodb.orders import DynamoOrderStatusStore, DynamoOrderStore
 from tradestream.contracts import OrderUpdatedV1
 from tradestream.lane import state as lane_state
@@ -99,6 +108,34 @@ def test_the_book_view_keeps_the_newest_seq(aws_env: LocalResources, ticker: str
     views.save(ticker, 1, [], [("10", "2", 2)])
     assert views.get(ticker) == (2, [("9.5", "1", 1)], [])
     assert views.get(ticker + "X") is None
+
+
+@pytest.mark.parametrize(("throttles", "saved"), [(VIEW_ATTEMPTS - 1, True), (VIEW_ATTEMPTS, False)])
+def test_a_throttled_book_view_write_is_tried_again(
+    aws_env: LocalResources, ticker: str, throttles: int, saved: bool
+) -> None:
+    views = DynamoBookViewStore(table(aws_env, "BookViewsTable"))
+    events = views.model._get_connection().connection.client.meta.events
+    attempts: list[float] = []
+
+    def throttle(**_: Any) -> Any:
+        attempts.append(time.monotonic())
+        if len(attempts) <= throttles:  # answered as the local cloud's throttling fault answers
+            return throttled_response("dynamodb", "PutItem", {})
+        return None
+
+    events.register("before-call.dynamodb.PutItem", throttle)
+    try:
+        if saved:
+            views.save(ticker, 1, [("9.5", "1", 1)], [])
+        else:
+            with pytest.raises(PutError):
+                views.save(ticker, 1, [("9.5", "1", 1)], [])
+    finally:
+        events.unregister("before-call.dynamodb.PutItem", throttle)
+    assert len(attempts) == (throttles + 1 if saved else VIEW_ATTEMPTS)
+    assert attempts[-1] - attempts[0] >= 0.15  # backed off 50 then 100 ms between them
+    assert views.get(ticker) == ((1, [("9.5", "1", 1)], []) if saved else None)
 
 
 def _order(order_id: str) -> Order:

@@ -78,3 +78,14 @@ def update_guarded(item: Model, actions: list[Any], condition: Any) -> None:
 def condition_failed(exc: PynamoDBException) -> bool:
     """Whether a write was refused by its condition (the expected outcome of every guarded write)."""
     return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+# What DynamoDB answers when it throttles a request (the SDK retried it already before giving up).
+_THROTTLED_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def throttled(exc: PynamoDBException) -> bool:
+    """Whether a request failed because DynamoDB throttled it (worth another try a moment later)."""
+    return exc.cause_response_code in _THROTTLED_CODES

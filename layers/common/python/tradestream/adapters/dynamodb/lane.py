@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -9,7 +10,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from tradestream.adapters.dynamodb.attributes import CompressedJSONAttribute, compress_json, decompress_json
-from tradestream.adapters.dynamodb.base import bind, condition_failed
+from tradestream.adapters.dynamodb.base import bind, condition_failed, throttled
 from tradestream.lane.ports import BookLog, BookViewStore, SnapshotStore
 from tradestream.lane.state import LogEntry
 from tradestream.observability import logger as log
@@ -92,6 +93,11 @@ class DynamoSnapshotStore(SnapshotStore):
                 raise
 
 
+# A view write throttled past the SDK's retries is tried this many times in all (again after 50, then
+# 100 ms): a view left unwritten stays behind its log until the ticker's next commit rewrites it.
+VIEW_ATTEMPTS = 3
+
+
 class DynamoBookViewStore(BookViewStore):
     def __init__(self, table_name: str) -> None:
         self.model = bind(BookViewModel, table_name)
@@ -100,11 +106,17 @@ class DynamoBookViewStore(BookViewStore):
         self, ticker: str, seq: int, bids: list[tuple[str, str, int]], asks: list[tuple[str, str, int]]
     ) -> None:
         m = self.model
-        try:
-            m(ticker, seq=seq, bids=bids, asks=asks).save(condition=m.ticker.does_not_exist() | (m.seq < seq))
-        except PutError as exc:
-            if not condition_failed(exc):  # an older view arriving late changes nothing
-                raise
+        view = m(ticker, seq=seq, bids=bids, asks=asks)
+        for attempt in range(VIEW_ATTEMPTS):
+            try:
+                view.save(condition=m.ticker.does_not_exist() | (m.seq < seq))
+                return
+            except PutError as exc:
+                if condition_failed(exc):  # an older view arriving late changes nothing
+                    return
+                if not throttled(exc) or attempt + 1 == VIEW_ATTEMPTS:
+                    raise
+            time.sleep(0.05 * 2**attempt)
 
     def get(self, ticker: str) -> tuple[int, list[tuple[str, str, int]], list[tuple[str, str, int]]] | None:
         try:
