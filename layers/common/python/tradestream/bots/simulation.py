@@ -267,7 +267,7 @@ class Run:
             self.stats.probe(final=None, position=None, timed_out=True)
             return
         final = time.monotonic() - probe.posted_at
-        segments = _segments(probe.posted_wall, order, time.time())
+        trace = (probe.posted_wall, _segments(probe.posted_wall, order, time.time()))
         position: float | None = None
         if probe.place.crosses and order["filledQuantity"] not in ("0", None):
             # The position's updatedAt is the execution time of its last fill; the order's is the same
@@ -277,18 +277,10 @@ class Run:
                 lambda p: str(p["updatedAt"]) >= order["updatedAt"],
             )
             if seen is None:
-                self.stats.probe(
-                    final=final,
-                    position=None,
-                    timed_out=True,
-                    segments=segments,
-                    posted_wall=probe.posted_wall,
-                )
+                self.stats.probe(final=final, position=None, timed_out=True, trace=trace)
                 return
             position = time.monotonic() - probe.posted_at
-        self.stats.probe(
-            final=final, position=position, timed_out=False, segments=segments, posted_wall=probe.posted_wall
-        )
+        self.stats.probe(final=final, position=position, timed_out=False, trace=trace)
 
     # --- the run -----------------------------------------------------------------------------------------
     def _report(self, started: float, stop: threading.Event) -> None:

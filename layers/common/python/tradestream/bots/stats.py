@@ -25,14 +25,17 @@ class Latencies:
     to_final: list[float] = field(default_factory=list)
     to_position: list[float] = field(default_factory=list)
     post: list[float] = field(default_factory=list)  # the POST round trip itself
-    # Where the time to "final or resting" went, from the order's own timestamps (one clock, one host):
+    # (POST's wall time, seconds to final/resting, its segments) of each probe that saw its order settle:
+    # the slowest say when and in which leg a tail happened, which percentiles cannot. The segments are
+    # where the time to "final or resting" went, from the order's own timestamps (one clock, one host):
     # POST sent -> createdAt (the edge and the orders function), createdAt -> updatedAt (the lane and the
     # matching commit), updatedAt -> seen by GET (stream, order-status projection, the GET itself).
-    segments: list[tuple[float, float, float]] = field(default_factory=list)
-    # (POST's wall time, seconds to final/resting, its segments) of each probe that saw its order settle:
-    # the slowest say when and in which leg a tail happened, which percentiles cannot.
     traced: list[tuple[float, float, tuple[float, float, float]]] = field(default_factory=list)
     timeouts: int = 0
+
+    @property
+    def segments(self) -> list[tuple[float, float, float]]:
+        return [legs for _, _, legs in self.traced]
 
     def summary(self) -> dict[str, dict[str, float | None] | int]:
         def cut(samples: list[float]) -> dict[str, float | None]:
@@ -76,14 +79,13 @@ class Stats:
         final: float | None,
         position: float | None,
         timed_out: bool,
-        segments: tuple[float, float, float] | None = None,
-        posted_wall: float | None = None,
+        trace: tuple[float, tuple[float, float, float]] | None = None,
     ) -> None:
+        """`trace`: the POST's wall time and the order's segments (see Latencies.traced), once it settled."""
         with self._lock:
-            if segments is not None:
-                self.latencies.segments.append(segments)
-                if final is not None and posted_wall is not None:
-                    self.latencies.traced.append((posted_wall, final, segments))
+            if trace is not None and final is not None:
+                posted_wall, segments = trace
+                self.latencies.traced.append((posted_wall, final, segments))
             if final is not None:
                 self.latencies.to_final.append(final)
             if position is not None:
