@@ -255,9 +255,6 @@ class KinesisShardPoller(_Poller):
         self.start_iterator()
         super().start()
 
-    def _generation(self) -> int:
-        return self.signal.generation if self.signal is not None else 0
-
     def _read(self, limit: int) -> list[dict[str, Any]]:
         assert self.iterator is not None
         response = self.kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
@@ -383,7 +380,7 @@ class KinesisShardPoller(_Poller):
     def run(self) -> None:
         while not self.stopping.is_set():
             # Taken before the read: whatever the leader sees from here on wakes this follower again.
-            seen = self._generation()
+            seen = self.signal.generation if self.signal is not None else 0
             try:
                 got = self.poll_once()
                 if got < self.source.batch_size:
