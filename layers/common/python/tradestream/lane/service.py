@@ -101,7 +101,20 @@ class MatchingService:
         finally:
             for c in committed:
                 self.settle(c, published=c.ticker not in unpublished)
+        self.repair_views(skip={c.ticker for c in committed})
         return unpublished
+
+    def repair_views(self, *, skip: set[str]) -> None:
+        """Write again the views this container failed to write, of tickers other than `skip`: when the
+        failed write was a ticker's last commit, its view would otherwise wait for the ticker's next
+        order (found by the throttling fault test). The put is guarded by seq, so a lane that another
+        container has since moved past can only be refused, never regress the view."""
+        for ticker in sorted(self._stale_views - skip):
+            lane = self._lanes.get(ticker)
+            if lane is None:
+                self._stale_views.discard(ticker)
+            else:
+                self._save_view(lane, lane.head)
 
     def commit(self, ticker: str, commands: list[Command]) -> Committed:
         """Apply and commit a ticker's fresh commands; its redelivered ones are looked up, never
