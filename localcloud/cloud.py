@@ -93,9 +93,6 @@ class Settings:
     # poller a ticker's batches reach the same warm worker, whose cached book is then current (with two,
     # a ticker's batches alternated between workers and most commits met a stale book).
     sqs_pollers_per_source: int = 1
-    # A poller receives its next batch while a full one is processed (SqsPoller.poll_once); off only to
-    # measure what it changes (bench/e2e/lane_drain.py).
-    sqs_receive_ahead: bool = True
     start_pollers: bool = True
     prewarm: bool = False  # `run` turns it on; tests keep cold starts where they measure them
     start_api: bool = True
@@ -325,7 +322,6 @@ class LocalCloud:
                             queue_arn=str(res.attribute(source.source, "Arn")),
                             endpoint=self.endpoint,
                             duplicate=bool(self.faults and self.faults.duplicate_deliveries),
-                            receive_ahead=self.settings.sqs_receive_ahead,
                         )
                     )
             else:

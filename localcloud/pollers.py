@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +52,6 @@ class SqsPoller(_Poller):
         queue_arn: str,
         endpoint: str,
         duplicate: bool = False,
-        receive_ahead: bool = True,
     ):
         super().__init__(f"sqs:{source.logical_id}")
         self.source = source
@@ -64,12 +62,6 @@ class SqsPoller(_Poller):
         self.batches = 0
         self.duplicate = duplicate  # fault injection: every batch is delivered twice
         self.duplicates = 0
-        self.receive_ahead = receive_ahead
-        self.received_ahead = 0  # batches received while the one before them was being processed
-        self._ahead: list[dict[str, Any]] = []
-        self._receiver = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"sqs-ahead:{source.logical_id}"
-        )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {k: str(v) for k, v in message.get("Attributes", {}).items()}
@@ -114,70 +106,26 @@ class SqsPoller(_Poller):
                 break
         return messages
 
-    def _receive_ahead(self) -> list[dict[str, Any]]:
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(10, self.source.batch_size),
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        return list(response.get("Messages", []))
-
     def poll_once(self) -> int:
-        """Process one batch (the one received ahead, or a fresh receive); returns its size.
-
-        A full batch means more is queued: the next batch is received while this one's function runs,
-        so it starts as soon as this one is deleted rather than after another round trip (a lane
-        that cannot keep up is one that turns full batches; at 28 orders/s the receive was a fifth of
-        its cycle). Order holds: SQS hands out no message of a FIFO group with one in flight, so
-        what comes ahead is other groups', and this batch's groups follow in the batch after.
-        A short batch is not followed by a receive ahead: an empty one per batch would be the cost.
-        """
-        messages, self._ahead = self._ahead or self._receive(), []
+        """Receive one batch and process it; returns how many messages were received."""
+        messages = self._receive()
         if not messages:
             return 0
         records = [self._record(m) for m in messages]
-        ahead = (
-            self._receiver.submit(self._receive_ahead)
-            if self.receive_ahead and len(messages) >= self.source.batch_size
-            else None
-        )
-        try:
+        failed = self._invoke(records)
+        if self.duplicate:
+            # The same messages again, as SQS's at-least-once delivery may: the last outcome counts.
+            self.duplicates += 1
             failed = self._invoke(records)
-            if self.duplicate:
-                # The same messages again, as SQS's at-least-once delivery may: the last outcome counts.
-                self.duplicates += 1
-                failed = self._invoke(records)
-            done = [r for r in records if r["messageId"] not in failed]
-            for start in range(0, len(done), 10):
-                chunk = done[start : start + 10]
-                self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)
-                    ],
-                )
-            self.batches += 1
-        finally:
-            if ahead is not None:
-                self._ahead = self._collect(ahead)
+        done = [r for r in records if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+        self.batches += 1
         return len(records)
-
-    def _collect(self, ahead: Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        try:
-            received = ahead.result()
-        except Exception:  # its messages, if any, come back after the visibility timeout
-            log.exception("%s: receive ahead failed", self.name)
-            return []
-        self.received_ahead += bool(received)
-        return received
-
-    def stop(self) -> None:
-        super().stop()
-        # What was received ahead and never invoked comes back after its visibility timeout, as a
-        # batch of a Lambda poller that stopped would.
-        self._receiver.shutdown(wait=False)
 
     def _invoke(self, records: list[dict[str, Any]]) -> set[str]:
         """Invoke the function with one batch; returns the ids of the messages that failed."""
