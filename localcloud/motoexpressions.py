@@ -230,6 +230,19 @@ PATCHES = (
 )
 
 
+# What the patches replace, (owner, attribute): for a caller that must put moto back as it was (tests,
+# bench/e2e/dynamodb_calls.py).
+PATCHED_ATTRIBUTES: tuple[tuple[Any, str], ...] = (
+    (_Traverser, "nodes_to_be_processed"),
+    (_Traverser, "process"),
+    (_Traverser, "traverse_node_recursively"),
+    (dynamodb_validators.ActionCountValidator, "traverse"),
+    (dynamodb_validators.OverlappingPathsValidator, "traverse"),
+    (dynamodb_validators, "deepcopy"),
+    (dynamodb_comparisons.ConditionExpressionParser, "_lex_condition_expression"),
+)
+
+
 def install() -> None:
     for patch in PATCHES:
         patch()

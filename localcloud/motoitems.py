@@ -134,6 +134,12 @@ def _item_key(table: Any, attributes: Mapping[str, Any]) -> Hashable | None:
     return key
 
 
+# What patch() replaces, (owner, attribute): for a caller that must put moto back as it was.
+PATCHED_ATTRIBUTES: tuple[tuple[Any, str], ...] = tuple(
+    (dynamodb_models.DynamoDBBackend, name) for name in ("update_item", "put_item", "delete_item")
+)
+
+
 def patch() -> bool:
     """UpdateItem builds the new item on a copy and stores it whole; writes of one item take turns."""
     backend = getattr(dynamodb_models, "DynamoDBBackend", None)

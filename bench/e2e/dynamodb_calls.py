@@ -30,23 +30,16 @@ if str(ROOT) not in sys.path:
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core import serialize as moto_serialize  # noqa: E402
-from moto.dynamodb import comparisons  # noqa: E402
 from moto.dynamodb import models as dynamodb_models  # noqa: E402
-from moto.dynamodb.parsing import ast_nodes, expressions, validators  # noqa: E402
+from moto.dynamodb.parsing import expressions  # noqa: E402
 
 from localcloud import motoexpressions, motoitems, motospeed  # noqa: E402
 from tests.localcloud.support import restored  # noqa: E402 - the tests' undoing of moto patches
 
 # Everything the set-ups patch, restored between rounds.
 PATCHED: list[tuple[Any, str]] = [
-    *((dynamodb_models.DynamoDBBackend, n) for n in ("update_item", "put_item", "delete_item")),
-    (vars(ast_nodes)["DepthFirstTraverser"], "nodes_to_be_processed"),
-    (vars(ast_nodes)["DepthFirstTraverser"], "process"),
-    (vars(ast_nodes)["DepthFirstTraverser"], "traverse_node_recursively"),
-    (validators.ActionCountValidator, "traverse"),
-    (validators.OverlappingPathsValidator, "traverse"),
-    (validators, "deepcopy"),
-    (comparisons.ConditionExpressionParser, "_lex_condition_expression"),
+    *motoitems.PATCHED_ATTRIBUTES,
+    *motoexpressions.PATCHED_ATTRIBUTES,
     (vars(expressions)["UpdateExpressionParser"], "make"),
     (moto_serialize.XFormedAttributePicker, "get_possible_keys"),
 ]

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.dynamodb import comparisons
 from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
 from localcloud import motoexpressions
@@ -21,15 +20,7 @@ from tests.localcloud.support import answer, create_table, restored
 # moto's expression modules declare no types; their classes are read by name.
 NODE: Any = vars(ast_nodes)["Node"]
 TRAVERSER: Any = vars(ast_nodes)["DepthFirstTraverser"]
-PATCHED = (
-    (TRAVERSER, "nodes_to_be_processed"),
-    (TRAVERSER, "process"),
-    (TRAVERSER, "traverse_node_recursively"),
-    (validators.ActionCountValidator, "traverse"),
-    (validators.OverlappingPathsValidator, "traverse"),
-    (validators, "deepcopy"),
-    (comparisons.ConditionExpressionParser, "_lex_condition_expression"),
-)
+PATCHED = motoexpressions.PATCHED_ATTRIBUTES
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from localcloud.resources import client
 from tests.localcloud.support import answer, create_table, restored
 from tests.support import moto_server
 
-WRITES = tuple((dynamodb_models.DynamoDBBackend, name) for name in ("update_item", "put_item", "delete_item"))
+WRITES = motoitems.PATCHED_ATTRIBUTES
 
 
 @pytest.fixture
