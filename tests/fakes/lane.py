@@ -102,8 +102,10 @@ class InMemoryBookViewStore(BookViewStore):
     def __init__(self) -> None:
         self._views: dict[str, tuple[int, Levels, Levels]] = {}
         self.fail = False
+        self.attempts: list[tuple[str, int]] = []  # every save asked for, refused or not
 
     def save(self, ticker: str, seq: int, bids: Levels, asks: Levels) -> None:
+        self.attempts.append((ticker, seq))
         if self.fail:
             raise StoreDown("view store is down")
         current = self._views.get(ticker)

@@ -86,7 +86,8 @@ def test_a_failed_view_write_is_retried_by_the_next_batch_of_another_ticker() ->
 
 
 def test_a_stale_view_is_not_written_back_over_a_newer_one() -> None:
-    """Another container moved the ticker on and wrote its view: the retry is refused by seq."""
+    """Another container moved the ticker on and wrote its view: the retry is refused by seq, and
+    not tried again by the batches after."""
     log, views = InMemoryBookLog(), InMemoryBookViewStore()
     first = service(log, views)
     views.fail = True
@@ -94,9 +95,25 @@ def test_a_stale_view_is_not_written_back_over_a_newer_one() -> None:
     views.fail = False
     second = service(log, views)
     second.process_batch([second.commit(TICKER, [place("o3", Side.SELL, "2", "11")])])
-    assert views.get(TICKER) is not None and views.get(TICKER)[0] == 2  # type: ignore[index]
 
     first.process_batch([first.commit("OTHER", [place("o2", Side.BUY, "1", "9", ticker="OTHER")])])
+    first.process_batch([first.commit("OTHER", [place("o4", Side.BUY, "1", "9", ticker="OTHER")])])
 
+    assert [seq for ticker, seq in views.attempts if ticker == TICKER] == [1, 2, 1]  # the one retry
     view = views.get(TICKER)
     assert view is not None and view[0] == 2 and view[2] == [("10", "5", 1), ("11", "2", 1)]
+
+
+def test_a_view_that_fails_again_is_tried_again_by_the_next_batch() -> None:
+    log, views = InMemoryBookLog(), InMemoryBookViewStore()
+    matching = service(log, views)
+    views.fail = True
+    matching.process_batch([matching.commit(TICKER, [place("o1", Side.SELL, "5", "10")])])
+    matching.process_batch([matching.commit("OTHER", [place("o2", Side.BUY, "1", "9", ticker="OTHER")])])
+    views.fail = False
+
+    matching.process_batch([matching.commit("OTHER", [place("o4", Side.BUY, "1", "9", ticker="OTHER")])])
+
+    assert [seq for ticker, seq in views.attempts if ticker == TICKER] == [1, 1, 1]
+    view = views.get(TICKER)
+    assert view is not None and view[0] == 1

@@ -15,6 +15,7 @@ from tradestream.observability import logger as log
 
 VIEW_DEPTH = 100
 _COMMIT_ATTEMPTS = 3
+REPAIRS_PER_BATCH = 10  # views of other tickers written again after a lane batch, at most
 CATCH_UP_READS = 20
 
 
@@ -109,12 +110,13 @@ class MatchingService:
         failed write was a ticker's last commit, its view would otherwise wait for the ticker's next
         order (found by the throttling fault test). The put is guarded by seq, so a lane that another
         container has since moved past can only be refused, never regress the view."""
-        for ticker in sorted(self._stale_views - skip):
-            lane = self._lanes.get(ticker)
-            if lane is None:
-                self._stale_views.discard(ticker)
-            else:
-                self._save_view(lane, lane.head)
+        # Read here, on the invocation's thread: every view write of the batch was waited for (settle).
+        # A ticker is stale only after this container wrote its view, so its lane is cached here.
+        stale = sorted(self._stale_views - skip)[:REPAIRS_PER_BATCH]
+        # Side by side, as the batch's own view writes are; never more than a batch's worth of puts.
+        repairs = [_DERIVED.submit(self._save_view, self._lanes[t], self._lanes[t].head) for t in stale]
+        for repair in repairs:
+            repair.result()  # never raises
 
     def commit(self, ticker: str, commands: list[Command]) -> Committed:
         """Apply and commit a ticker's fresh commands; its redelivered ones are looked up, never
@@ -198,8 +200,8 @@ class MatchingService:
         return self._load(lane.ticker)
 
     def _save_view(self, lane: TickerLane, seq: int) -> None:
-        bids, asks = lane.book.depth(VIEW_DEPTH)
         try:
+            bids, asks = lane.book.depth(VIEW_DEPTH)
             self._views.save(lane.ticker, seq, _levels(bids), _levels(asks))
         except Exception:
             log.exception("%s: book view not saved at seq %d", lane.ticker, seq)
