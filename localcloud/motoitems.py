@@ -134,9 +134,11 @@ def _item_key(table: Any, attributes: Mapping[str, Any]) -> Hashable | None:
     return key
 
 
-# What patch() replaces, (owner, attribute): for a caller that must put moto back as it was.
-PATCHED_ATTRIBUTES: tuple[tuple[Any, str], ...] = tuple(
-    (dynamodb_models.DynamoDBBackend, name) for name in ("update_item", "put_item", "delete_item")
+# What patch() replaces, (owner, attribute): for a caller that must put moto back as it was. Empty if
+# moto no longer has the backend, as patch() then leaves it alone.
+_BACKEND: Any = getattr(dynamodb_models, "DynamoDBBackend", None)
+PATCHED_ATTRIBUTES: tuple[tuple[Any, str], ...] = (
+    tuple((_BACKEND, name) for name in ("update_item", "put_item", "delete_item")) if _BACKEND else ()
 )
 
 
