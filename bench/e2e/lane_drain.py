@@ -9,8 +9,9 @@ round starts a fresh local cloud on the real template (the pollers stopped, a wo
 started), fills the orders lane with `--messages` lane commands over ten tickers (seeded limit
 orders around a mid, so about half of them trade), starts the pollers and times until the lane is
 empty. The stream's projections run meanwhile, as they would; the API and the bots do not, so this is
-the lane's capacity without their load on the same moto (under it, in the end-to-end runs, it differs). Rounds alternate the two layouts, and
-which goes first, so both see the same machine; prints messages/s per round, the medians and their ratio.
+the lane's capacity without their load on the same moto (under it, in the end-to-end runs, it is
+less). Rounds alternate the two layouts, and which goes first, so both see the same machine; prints
+messages/s per round, the medians and their ratio.
 """
 
 from __future__ import annotations
