@@ -137,16 +137,17 @@ def _item_key(table: Any, attributes: Mapping[str, Any]) -> Hashable | None:
 # What patch() replaces, (owner, attribute): for a caller that must put moto back as it was. Empty if
 # moto no longer has the backend, as patch() then leaves it alone.
 _BACKEND: Any = getattr(dynamodb_models, "DynamoDBBackend", None)
+_WRITES = ("update_item", "put_item", "delete_item")
 PATCHED_ATTRIBUTES: tuple[tuple[Any, str], ...] = (
-    tuple((_BACKEND, name) for name in ("update_item", "put_item", "delete_item")) if _BACKEND else ()
+    tuple((_BACKEND, name) for name in _WRITES) if _BACKEND else ()
 )
 
 
 def patch() -> bool:
     """UpdateItem builds the new item on a copy and stores it whole; writes of one item take turns."""
-    backend = getattr(dynamodb_models, "DynamoDBBackend", None)
+    backend = _BACKEND
     table_class = getattr(dynamodb_table, "Table", None)
-    names = ("update_item", "put_item", "delete_item", "get_table")
+    names = (*_WRITES, "get_table")
     if backend is None or table_class is None or not all(hasattr(backend, n) for n in names):
         warnings.warn("moto's DynamoDB backend changed; item writes left as they are", stacklevel=2)
         return False

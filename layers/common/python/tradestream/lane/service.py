@@ -114,7 +114,8 @@ class MatchingService:
         # A ticker is stale only after this container wrote its view, so its lane is cached here.
         stale = sorted(self._stale_views - skip)[:REPAIRS_PER_BATCH]
         # Side by side, as the batch's own view writes are; never more than a batch's worth of puts.
-        repairs = [_DERIVED.submit(self._save_view, self._lanes[t], self._lanes[t].head) for t in stale]
+        lanes = [self._lanes[ticker] for ticker in stale]
+        repairs = [_DERIVED.submit(self._save_view, lane, lane.head) for lane in lanes]
         for repair in repairs:
             repair.result()  # never raises
 
