@@ -47,9 +47,6 @@ def main() -> int:
     )
     parser.add_argument("--function-concurrency", type=int, default=None, help="workers per function")
     parser.add_argument("--sqs-pollers", type=int, default=None, help="pollers per SQS event source")
-    parser.add_argument(
-        "--background-nice", type=int, default=None, help="niceness of the functions no caller waits on"
-    )
     args = parser.parse_args()
     if callcount.install_from_env("localcloud") is None:
         print(f"{callcount.ENV} is not set: calls would go uncounted", file=sys.stderr)
@@ -93,8 +90,6 @@ def main() -> int:
         settings.function_concurrency = args.function_concurrency
     if args.sqs_pollers is not None:
         settings.sqs_pollers_per_source = args.sqs_pollers
-    if args.background_nice is not None:
-        settings.background_nice = args.background_nice
     signals: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: signals.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _frame: signals.append(signum))

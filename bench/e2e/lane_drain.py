@@ -1,7 +1,6 @@
 """How fast the lane works off a backlog, with DynamoDB in a moto of its own and with one moto.
 
     python bench/e2e/lane_drain.py --messages 1500 --rounds 3
-    python bench/e2e/lane_drain.py --compare nice   # the windowed functions at nice 10 against nice 0
 
 A lane that falls behind turns full batches of ten until it catches up, so the lane messages a second
 it clears from a backlog is its capacity: offered near it, a few hundred milliseconds of contention
@@ -11,9 +10,8 @@ started), fills the orders lane with `--messages` lane commands over ten tickers
 orders around a mid, so about half of them trade), starts the pollers and times until the lane is
 empty. The stream's projections run meanwhile, as they would; the API and the bots do not, so this is
 the lane's capacity without their load on the same moto (under it, in the end-to-end runs, it is
-less). Rounds alternate the two variants (layouts, or with `--compare nice` the niceness of the
-functions no caller waits on, DynamoDB in its own moto), and which goes first, so both see the same
-machine; prints messages/s per round, the medians and their ratio.
+less). Rounds alternate the two layouts, and which goes first, so both see the same machine; prints
+messages/s per round, the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 for _path in (str(ROOT / "layers" / "common" / "python"), str(ROOT)):
@@ -40,18 +37,9 @@ from tradestream.contracts import OrderPlacedV1  # noqa: E402
 from tradestream.matching import OrderType, SelfTradePrevention, Side, TimeInForce  # noqa: E402
 
 TICKERS = [f"T{n}" for n in range(10)]
-# Settings that differ between the two variants compared. dynamodb_port 0 starts a DynamoDB moto of its
-# own on a free port, as `make run` does; None serves DynamoDB from the one moto.
-VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "layout": {
-        "DynamoDB in its own moto": {"dynamodb_port": 0},
-        "one moto": {"dynamodb_port": None},
-    },
-    "nice": {
-        "windowed functions at nice 10": {"dynamodb_port": 0, "background_nice": 10},
-        "every function at nice 0": {"dynamodb_port": 0, "background_nice": 0},
-    },
-}
+# The local cloud's DynamoDB moto port per layout: 0 starts one of its own on a free port, as `make run`
+# does; None serves DynamoDB from the one moto.
+LAYOUTS: dict[str, int | None] = {"DynamoDB in its own moto": 0, "one moto": None}
 
 
 def commands(count: int, seed: int) -> list[OrderPlacedV1]:
@@ -76,7 +64,7 @@ def commands(count: int, seed: int) -> list[OrderPlacedV1]:
     ]
 
 
-def drain(backlog: list[OrderPlacedV1], **overrides: Any) -> tuple[float, int]:
+def drain(backlog: list[OrderPlacedV1], *, dynamodb_port: int | None) -> tuple[float, int]:
     """Messages a second the lane cleared, and the matching poller's batches."""
     settings = Settings(
         template=ROOT / "template.yaml",
@@ -85,7 +73,7 @@ def drain(backlog: list[OrderPlacedV1], **overrides: Any) -> tuple[float, int]:
         stack_name="drain",
         start_pollers=False,
         start_api=False,
-        **overrides,
+        dynamodb_port=dynamodb_port,
     )
     with LocalCloud(settings) as cloud:
         cloud.prewarm(1)  # a worker of every function started: no cold start inside the timed drain
@@ -128,22 +116,20 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--compare", choices=sorted(VARIANTS), default="layout")
     args = parser.parse_args()
-    variants = VARIANTS[args.compare]
-    rates: dict[str, list[float]] = {name: [] for name in variants}
+    rates: dict[str, list[float]] = {name: [] for name in LAYOUTS}
     for round_ in range(args.rounds):
         backlog = commands(args.messages, args.seed + round_)
-        # Each variant goes first every other round: neither gets the machine's first or second turn only.
-        for name, overrides in list(variants.items())[:: -1 if round_ % 2 else 1]:
-            rate, batches = drain(backlog, **overrides)
+        # Each layout goes first every other round: neither gets the machine's first or second turn only.
+        for name, port in list(LAYOUTS.items())[:: -1 if round_ % 2 else 1]:
+            rate, batches = drain(backlog, dynamodb_port=port)
             rates[name].append(rate)
             print(f"round {round_ + 1}: {name}: {rate:.1f} messages/s in {batches} batches", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
         print(f"median {name}: {medians[name]:.1f} messages/s ({', '.join(f'{v:.1f}' for v in values)})")
-    (first, a), (second, b) = medians.items()
-    print(f"{first} / {second}: {a / b:.2f}")
+    split, one = medians["DynamoDB in its own moto"], medians["one moto"]
+    print(f"DynamoDB in its own moto / one moto: {split / one:.2f}")
     return 0
 
 

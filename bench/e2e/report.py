@@ -160,7 +160,6 @@ def collect(
                 "one_moto",
                 "function_concurrency",
                 "sqs_pollers",
-                "background_nice",
             )
         },
         "idle_calls_per_second": {

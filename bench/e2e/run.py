@@ -100,12 +100,6 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--function-concurrency", type=int, default=None, help="the local cloud's workers per function"
     )
     parser.add_argument("--sqs-pollers", type=int, default=None, help="the local cloud's pollers per queue")
-    parser.add_argument(
-        "--background-nice",
-        type=int,
-        default=None,
-        help="niceness of the workers of functions no caller waits on (the local cloud's default: 10; 0: off)",
-    )
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "e2e-latency.png")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -258,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             *(["--stock-moto"] if args.stock_moto else []),
             *([f"--function-concurrency={args.function_concurrency}"] if args.function_concurrency else []),
             *([f"--sqs-pollers={args.sqs_pollers}"] if args.sqs_pollers else []),
-            *([f"--background-nice={args.background_nice}"] if args.background_nice is not None else []),
         ],
     )
     print(f"results in {out}; local cloud on {cloud.api} and {cloud.endpoint}", file=sys.stderr)
