@@ -93,10 +93,6 @@ class Settings:
     # poller a ticker's batches reach the same warm worker, whose cached book is then current (with two,
     # a ticker's batches alternated between workers and most commits met a stale book).
     sqs_pollers_per_source: int = 1
-    # Niceness of the workers of functions no caller waits on (Wiring.latency_tolerant: only windowed
-    # mappings and schedules invoke them): on two shared cores their batches then give way to the
-    # order's path (API, lane, order status) instead of stalling it. 0: every worker at the same priority.
-    background_nice: int = 10
     start_pollers: bool = True
     prewarm: bool = False  # `run` turns it on; tests keep cold starts where they measure them
     start_api: bool = True
@@ -214,7 +210,6 @@ class LocalCloud:
                 base_env=base_env,
                 concurrency=concurrency,
                 recycle_every=self.faults.cold_start_every_for(lid) if self.faults else 0,
-                nice=s.background_nice if self.wiring.latency_tolerant(lid) else 0,
             )
             for lid, spec in self.wiring.functions.items()
         }

@@ -54,19 +54,10 @@ class FunctionPool:
     """Warm workers of one function; at most `concurrency` invocations run at once."""
 
     def __init__(
-        self,
-        spec: FunctionSpec,
-        *,
-        base_env: dict[str, str],
-        concurrency: int = 4,
-        recycle_every: int = 0,
-        nice: int = 0,
+        self, spec: FunctionSpec, *, base_env: dict[str, str], concurrency: int = 4, recycle_every: int = 0
     ) -> None:
         self.spec = spec
         self.concurrency = concurrency
-        # Added to the workers' CPU niceness. On AWS every invocation has a CPU of its own; here all
-        # functions share the machine's cores, and a worker of a function no caller waits on can give way.
-        self.nice = nice
         self.recycle_every = recycle_every  # fault injection: force cold starts every N invocations
         self._env = {
             **base_env,
@@ -102,11 +93,8 @@ class FunctionPool:
             "code_dir": str(self.spec.code_dir),
             "layer_paths": [str(d) for d in self.spec.layer_dirs],
             "environment": self._env,
-            "nice": self.nice,
         }
-        process = _SPAWN.Process(
-            target=worker.serve, args=(child, payload), name=f"worker-{self.spec.logical_id}", daemon=True
-        )
+        process = _SPAWN.Process(target=worker.serve, args=(child, payload), daemon=True)
         process.start()
         child.close()
         if not parent.poll(_INIT_TIMEOUT_SECONDS):

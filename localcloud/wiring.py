@@ -137,19 +137,6 @@ class Wiring:
     event_sources: tuple[EventSource, ...]
     schedules: tuple[Schedule, ...] = ()
 
-    def latency_tolerant(self, logical_id: str) -> bool:
-        """Whether every way the function is invoked declared it can wait: event sources with a batching
-        window, and schedules. A route, an authorizer or a mapping without a window says a caller waits."""
-        sources = [s for s in self.event_sources if s.function == logical_id]
-        schedules = [s for s in self.schedules if s.function == logical_id]
-        served = any(
-            logical_id in {route.function for route in api.routes}
-            or logical_id in {authorizer.function for authorizer in api.authorizers.values()}
-            for api in self.apis
-        )
-        windowed = all(s.batching_window_seconds > 0 for s in sources)
-        return bool(sources or schedules) and windowed and not served
-
     def function_by_name(self, name: str) -> FunctionSpec:
         for spec in self.functions.values():
             if name in (spec.logical_id, spec.name):

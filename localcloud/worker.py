@@ -74,10 +74,6 @@ _HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
 def serve(conn: Connection, spec: dict[str, Any]) -> None:
     """Entry point of the worker process (spawned, so no module state leaks in from the parent)."""
-    if spec.get("nice"):
-        # Below the order's path on the machine's shared cores (FunctionPool's `nice`); before the import,
-        # so a cold start of this function yields too.
-        os.nice(spec["nice"])
     callcount.install_from_env(spec["logical_id"])  # opt-in; reads the host environment cleared below
     host = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
     os.environ.clear()

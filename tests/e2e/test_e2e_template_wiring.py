@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import re
 from typing import Any
 
@@ -114,18 +112,3 @@ def test_every_schedule_runs_its_function(cloud: LocalCloud) -> None:
     before = reconciler.pool.invocations
     reconciler.fire()  # what the 1-minute tick does, without waiting a minute
     assert reconciler.pool.invocations == before + 1
-
-
-def test_functions_no_caller_waits_on_run_their_workers_below_the_orders_path(cloud: LocalCloud) -> None:
-    assert cloud.wiring is not None
-    background = {lid for lid in cloud.wiring.functions if cloud.wiring.latency_tolerant(lid)}
-    # the windowed projections and the scheduled reconciler; order status has no window (on the path)
-    assert background == {"JournalFunction", "PortfolioFunction", "MarketDataFunction", "ReconcilerFunction"}
-    for lid in ("JournalFunction", "OrderStatusFunction"):
-        cloud.pools[lid].prewarm(1)
-    ours = os.getpriority(os.PRIO_PROCESS, 0)
-    niceness = {
-        p.name: os.getpriority(os.PRIO_PROCESS, p.pid or 0) - ours for p in multiprocessing.active_children()
-    }
-    assert niceness["worker-JournalFunction"] == cloud.settings.background_nice > 0
-    assert niceness["worker-OrderStatusFunction"] == 0
