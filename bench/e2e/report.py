@@ -201,6 +201,14 @@ def collect(
     }
 
 
+def cancels_per_order(step: dict[str, Any]) -> float | None:
+    """Cancels the API accepted per accepted order. The bots cancel open orders, so a lane running late
+    leaves more of them open and draws more cancels, each one more lane message (0.45 in steps at 24/s
+    that held, 0.57 in those where the lane fell behind: docs/benchmarks.md, "After run 24")."""
+    accepted = step["counts"].get("accepted", 0)
+    return round(step["counts"].get("cancel.accepted", 0) / accepted, 2) if accepted else None
+
+
 def _by_value(values: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(values.items(), key=lambda kv: kv[1], reverse=True)
 
@@ -223,8 +231,8 @@ def markdown(results: dict[str, Any]) -> str:
         "### Latency vs offered load",
         "",
         "| offered/s | accepted/s | completed/s | drain s | POST p50 ms | final p50 | p95 | p99 "
-        "| position p50 | p99 | keeps up |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| position p50 | p99 | cancels/order | keeps up |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in results["steps"]:
         lat = s["latency_ms"]
@@ -233,7 +241,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {_cell(s['drain_seconds'])} | {_cell(lat['post']['p50'])} "
             f"| {_cell(lat['final']['p50'])} | {_cell(lat['final']['p95'])} | {_cell(lat['final']['p99'])} "
             f"| {_cell(lat['position']['p50'])} | {_cell(lat['position']['p99'])} "
-            f"| {'yes' if s['keeps_up'] else 'no'} |"
+            f"| {_cell(cancels_per_order(s))} | {'yes' if s['keeps_up'] else 'no'} |"
         )
     sat, eighty, sus, flo = (
         results["saturation"],
