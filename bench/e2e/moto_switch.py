@@ -5,11 +5,11 @@
 One moto as the local cloud runs it (`python -m localcloud.motoserver`) per variant, its GIL switch
 interval set before it starts (CPython's default is 5 ms). A load process sends guarded UpdateItems at
 `--rate` a second from 16 threads, on schedule; a probe process, alone in its interpreter so that no
-load thread holds its GIL, times a GetItem of one small item every 10 ms. A thread that waited on its
-socket must win the GIL back before it can go on, for up to an interval while another thread computes:
-if that convoy were what makes moto's calls slow under load, a shorter interval would shorten the
-probe's round trips. Variants alternate, taking turns to go first; prints each round's probe p50/p90/p99,
-the load reached and the moto's CPU (share of one core).
+load thread holds its GIL, times a GetItem of one small item, pausing 10 ms after each. A moto thread
+whose socket read has returned waits up to one switch interval for the GIL while another thread
+computes: if that convoy were what makes moto's calls slow under load, a shorter interval would shorten
+the probe's round trips. The variants run in the given order, then reversed, and so on; prints each
+round's probe p50/p90/p99, the load reached and the moto's CPU (share of one core).
 """
 
 from __future__ import annotations
