@@ -32,7 +32,7 @@ from waitress.server import create_server
 from localcloud import motospeed
 from localcloud.cloud import free_port
 from localcloud.resources import client
-from tests.localcloud.support import REPO, create_table, restored
+from tests.localcloud.support import REPO, answer, create_table, restored
 from tests.support import moto_server
 
 _TIMES = {"CreatedTimestamp", "LastModifiedTimestamp"}
@@ -205,6 +205,171 @@ def test_all_items_comes_in_moto_s_own_order() -> None:
             ours = {name: [item.to_json() for item in tables[name].all_items()] for name in ("log", "orders")}
     assert ours == stock
     assert [i["Attributes"]["seq"]["N"] for i in ours["log"][:5]] == ["1", "9", "10", "25", "100"]
+
+
+def _query_tables(ddb: Any) -> None:
+    """Orders (a hash key; a dense and a sparse index) and a log (hash and range keys; an index)."""
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("orderId", "userId", "createdKey", "pendingShard")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": hash_key, "KeyType": "HASH"},
+                    {"AttributeName": "createdKey", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, hash_key in (("byUser", "userId"), ("pending", "pendingShard"))
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.create_table(
+        TableName="log",
+        KeySchema=[
+            {"AttributeName": "ticker", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "ticker", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+            {"AttributeName": "day", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byDay",
+                "KeySchema": [{"AttributeName": "day", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(120):
+        order = {
+            "orderId": {"S": f"o{(n * 37) % 120:03d}"},
+            "userId": {"S": f"u{n % 7}"},
+            "createdKey": {"S": f"2026-11-27T01:{n % 60:02d}#{n}"},
+            "size": {"N": str(n % 11)},
+        }
+        if n % 5 == 0:
+            order["pendingShard"] = {"S": f"pending#{n % 3}"}
+        ddb.put_item(TableName="orders", Item=order)
+        ddb.put_item(
+            TableName="log",
+            Item={
+                "ticker": {"S": ("AAPL", "MSFT", "AMD")[n % 3]},
+                "seq": {"N": str(n)},
+                "day": {"S": f"d{n % 4}"},
+            },
+        )
+
+
+_QUERIES: list[dict[str, Any]] = [
+    {
+        "TableName": "orders",
+        "KeyConditionExpression": "orderId = :k",
+        "ExpressionAttributeValues": {":k": {"S": "o037"}},
+    },
+    {
+        "TableName": "orders",
+        "KeyConditionExpression": "orderId = :k",
+        "ExpressionAttributeValues": {":k": {"S": "none"}},
+    },
+    {
+        "TableName": "orders",
+        "IndexName": "byUser",
+        "KeyConditionExpression": "userId = :u AND createdKey > :c",
+        "ExpressionAttributeValues": {":u": {"S": "u3"}, ":c": {"S": "2026-11-27T01:20"}},
+        "ScanIndexForward": False,
+        "Limit": 4,
+    },
+    {
+        "TableName": "orders",
+        "IndexName": "byUser",
+        "KeyConditionExpression": "userId = :u",
+        "FilterExpression": "#s > :n",
+        "ExpressionAttributeNames": {"#s": "size"},
+        "ExpressionAttributeValues": {":u": {"S": "u1"}, ":n": {"N": "4"}},
+        "Limit": 5,
+    },
+    {
+        "TableName": "orders",
+        "IndexName": "pending",
+        "KeyConditionExpression": "pendingShard = :p AND createdKey < :c",
+        "ExpressionAttributeValues": {":p": {"S": "pending#1"}, ":c": {"S": "2026-11-27T01:45"}},
+        "Limit": 3,
+    },
+    {
+        "TableName": "orders",
+        "IndexName": "pending",
+        "KeyConditionExpression": "pendingShard = :p",
+        "ExpressionAttributeValues": {":p": {"S": "pending#9"}},
+    },
+    {
+        "TableName": "log",
+        "KeyConditionExpression": "ticker = :t AND seq BETWEEN :a AND :b",
+        "ExpressionAttributeValues": {":t": {"S": "MSFT"}, ":a": {"N": "9"}, ":b": {"N": "100"}},
+        "Limit": 6,
+    },
+    {
+        "TableName": "log",
+        "KeyConditionExpression": "ticker = :t",
+        "ProjectionExpression": "seq",
+        "ExpressionAttributeValues": {":t": {"S": "AMD"}},
+        "ScanIndexForward": False,
+    },
+    {
+        "TableName": "log",
+        "IndexName": "byDay",
+        "KeyConditionExpression": "#d = :d",
+        "ExpressionAttributeNames": {"#d": "day"},
+        "ExpressionAttributeValues": {":d": {"S": "d2"}},
+        "Limit": 7,
+    },
+    {
+        "TableName": "log",
+        "IndexName": "nope",
+        "KeyConditionExpression": "ticker = :t",
+        "ExpressionAttributeValues": {":t": {"S": "AMD"}},
+    },
+]
+
+
+def _every_page(ddb: Any, query: dict[str, Any]) -> list[Any]:
+    pages = [answer(lambda: ddb.query(**query))]
+    while isinstance(pages[-1], dict) and "LastEvaluatedKey" in pages[-1] and len(pages) < 50:
+        start = pages[-1]["LastEvaluatedKey"]
+        pages.append(answer(lambda: ddb.query(**query, ExclusiveStartKey=start)))  # noqa: B023 - called at once
+    return pages
+
+
+def test_a_query_reads_only_its_key_s_items_and_answers_every_page_as_moto_does() -> None:
+    with mock_aws():
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
+        _query_tables(ddb)
+        stock = [_every_page(ddb, query) for query in _QUERIES]
+        with restored((dynamodb_table.Table, "query"), (dynamodb_table.Table, "all_items")):
+            assert motospeed.query_only_the_key_s_items()
+            assert motospeed.query_only_the_key_s_items()  # twice is once
+            read: list[int] = []
+            walk = dynamodb_table.Table.all_items
+
+            def all_items(self: Any) -> list[Any]:
+                items = walk(self)
+                read.append(len(items))
+                return items
+
+            setattr(dynamodb_table.Table, "all_items", all_items)  # noqa: B010
+            ours = [_every_page(ddb, query) for query in _QUERIES]
+    assert ours == stock
+    assert sum(len(pages) for pages in stock) > len(_QUERIES) + 5  # paging was exercised
+    assert any(isinstance(pages[0], tuple) for pages in stock)  # and an error
+    assert read == []  # no Query walked a whole table
 
 
 def test_a_present_account_s_backend_is_read_without_the_lock_and_a_missing_one_created_under_it() -> None:
