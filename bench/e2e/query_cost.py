@@ -4,11 +4,12 @@ only the items its key can match (localcloud/motospeed.py, `query_only_the_key_s
     python bench/e2e/query_cost.py --orders 2000,8000 --rounds 3
 
 In process (moto's mock, boto3 included in the CPU time), both with the local cloud's sort of
-`all_items`. The calls are the reconciler's: one Query of each of the eight shards of the orders
-table's sparse `pending` index (one order in a hundred still pending), and a Query of one user's
-orders by the `byUser` index (forty users); and a Query of one ticker's log entries after a seq, as
-a cold matching worker makes (ten tickers). A GetItem is the yardstick: its cost does not grow with
-the table. Prints CPU ms per call, medians of the rounds, stock and ours, at each size.
+`all_items` and serializer aliases; the orders table and the book log as template.yaml declares them.
+The calls: the reconciler's Query of each of the eight shards of the orders table's sparse `pending`
+index (one order in a hundred still pending); a Query of one user's orders by the `byUser` index
+(forty users); a Query of one ticker's log entries after a seq, as a cold matching worker makes (ten
+tickers). A GetItem is the yardstick: its cost does not grow with the table. Prints CPU ms per call,
+medians of the rounds, stock and ours, at each size.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from moto.core import serialize as moto_serialize  # noqa: E402
 from moto.dynamodb.models import table as dynamodb_table  # noqa: E402
 
 from localcloud import motospeed  # noqa: E402
+from localcloud import template as template_loader  # noqa: E402
+from localcloud.resources import LocalResources  # noqa: E402
 from tests.localcloud.support import restored  # noqa: E402 - the tests' undoing of moto patches
 
 SHARDS = 8
@@ -43,36 +46,17 @@ USERS = 40
 TICKERS = 10
 
 
+def create_from_template(ddb: Any, logical_id: str) -> None:
+    """The table as template.yaml declares it (keys and indexes), under its logical id."""
+    resources = LocalResources(template_loader.load(ROOT / "template.yaml"), stack_name="bench", endpoint="-")
+    properties = resources.properties(logical_id)
+    kept = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    ddb.create_table(TableName=logical_id, **{k: v for k, v in properties.items() if k in kept})
+
+
 def fill(ddb: Any, orders: int) -> None:
-    def s(name: str) -> dict[str, str]:
-        return {"AttributeName": name, "AttributeType": "S"}
-
-    def index(name: str, hash_key: str) -> dict[str, Any]:
-        return {
-            "IndexName": name,
-            "KeySchema": [
-                {"AttributeName": hash_key, "KeyType": "HASH"},
-                {"AttributeName": "createdKey", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-
-    ddb.create_table(
-        TableName="orders",
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[s("orderId"), s("userId"), s("createdKey"), s("pendingShard")],
-        GlobalSecondaryIndexes=[index("byUser", "userId"), index("pending", "pendingShard")],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName="log",
-        KeySchema=[
-            {"AttributeName": "ticker", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[s("ticker"), {"AttributeName": "seq", "AttributeType": "N"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_from_template(ddb, "OrdersTable")
+    create_from_template(ddb, "BookLogTable")
     for n in range(orders):
         created = f"2026-11-27T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}#{n}"
         item = {
@@ -85,9 +69,9 @@ def fill(ddb: Any, orders: int) -> None:
         }
         if n % 100 == 0:
             item["pendingShard"] = {"S": f"pending#{n % SHARDS}"}
-        ddb.put_item(TableName="orders", Item=item)
+        ddb.put_item(TableName="OrdersTable", Item=item)
         ddb.put_item(
-            TableName="log",
+            TableName="BookLogTable",
             Item={
                 "ticker": {"S": f"T{n % TICKERS}"},
                 "seq": {"N": str(n // TICKERS)},
@@ -100,7 +84,7 @@ def calls(ddb: Any, orders: int) -> dict[str, Callable[[], Any]]:
     def pending() -> None:
         for shard in range(SHARDS):
             ddb.query(
-                TableName="orders",
+                TableName="OrdersTable",
                 IndexName="pending",
                 KeyConditionExpression="pendingShard = :s AND createdKey < :c",
                 ExpressionAttributeValues={":s": {"S": f"pending#{shard}"}, ":c": {"S": "2026-11-28"}},
@@ -110,7 +94,7 @@ def calls(ddb: Any, orders: int) -> dict[str, Callable[[], Any]]:
     return {
         "the reconciler's 8 pending Queries": pending,
         "a user's orders (byUser, 20)": lambda: ddb.query(
-            TableName="orders",
+            TableName="OrdersTable",
             IndexName="byUser",
             KeyConditionExpression="userId = :u",
             ExpressionAttributeValues={":u": {"S": "user-7"}},
@@ -118,12 +102,12 @@ def calls(ddb: Any, orders: int) -> dict[str, Callable[[], Any]]:
             Limit=20,
         ),
         "a ticker's log after a seq": lambda: ddb.query(
-            TableName="log",
+            TableName="BookLogTable",
             KeyConditionExpression="ticker = :t AND seq > :s",
             ExpressionAttributeValues={":t": {"S": "T3"}, ":s": {"N": str(orders // TICKERS - 5)}},
         ),
         "GetItem (the yardstick)": lambda: ddb.get_item(
-            TableName="orders", Key={"orderId": {"S": "order-0000042"}}
+            TableName="OrdersTable", Key={"orderId": {"S": "order-0000042"}}
         ),
     }
 
