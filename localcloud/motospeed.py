@@ -37,12 +37,12 @@ docs/benchmarks.md) put most of its samples outside the service backends:
   once per item gives the same order (key attributes have one type per table).
 - DynamoDB Query then walked that whole sorted table to keep the items of one key, for a Query by a
   table's hash key (which DynamoDB answers from that key's items alone) and for a Query of an index.
-  The reconciler's eight Queries of the sparse `pending` index, each minute, grew with the orders
-  table and slowed every call beside them. A Query by hash key now reads that key's items; a Query of
-  an index, the items holding the index's hash key attribute with that value, unsorted (moto sorts a
-  Query's results by every key of the table and the index). moto's own checks, sort, paging and limits
-  then run on those items. `python bench/e2e/query_cost.py`: the eight at 8,000 orders 171 -> 71 ms of
-  CPU, a ticker's log entries after a seq 41 -> 9 ms.
+  A Query by hash key, or of a local index, now starts from that key's items; a Query of a global
+  index, from the items holding its hash key value, found in one unsorted pass over the table (moto
+  sorts a Query's results by every key of the table and the index anyway). moto's own checks, sort,
+  paging and limits then run on those items. `python bench/e2e/query_cost.py` (CPU per call, boto3 in
+  the same process): the reconciler's eight Queries of the sparse `pending` index at 8,000 orders
+  171 -> 71 ms, a ticker's log entries after a seq 41 -> 9 ms.
 - Kinesis GetRecords walks the shard from its first record, and every put copies the shard's keys
   into a list: both grow with the stream (0.5 ms a read at 10,000 records). Reads index the shard by
   sequence number instead, and the last number is read from the end of the dict.
@@ -165,13 +165,36 @@ class _QueryCandidates:
         return getattr(self._table, name)
 
 
-def query_only_the_key_s_items() -> bool:
+def _key_s_items(table: Any, value: Any) -> list[Any]:
+    """The items under one value of the table's hash key. Raises for a value that cannot be a key."""
+    if value is None:
+        raise LookupError("no hash key value")  # moto's own Query decides what that means
+    found = table.items.get(value)
+    if found is None:
+        return []
+    # One snapshot taken in C, under the GIL: a write may add an item meanwhile.
+    return list(found.values()) if table.range_key_attr else [found]
+
+
+def _holders(table: Any, name: str, value: Any) -> list[Any]:
+    """The items whose attribute `name` equals `value`, in one unsorted pass over the table."""
+    hash_sets = list(table.items.values())  # snapshots taken in C, under the GIL, as all_items does
+    pool: list[Any] = []
+    if table.range_key_attr:
+        for hash_set in hash_sets:
+            pool.extend(hash_set.values())
+    else:
+        pool = hash_sets
+    return [item for item in pool if (held := item.attrs.get(name)) is not None and held == value]
+
+
+def narrow_query_candidates() -> bool:
     table = getattr(dynamodb_table, "Table", None)
     query = getattr(table, "query", None)
     if getattr(query, "_localcloud_narrowed", False):
         return True
     if query is None:
-        warnings.warn("moto's DynamoDB table changed; Query left reading every item", stacklevel=2)
+        warnings.warn("moto's DynamoDB table changed; Query left sorting the whole table", stacklevel=2)
         return False
     # (self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
     # projection_expressions, index_name, ..., hash_key_conditions, ...) in moto 5.2.5; its backend
@@ -182,33 +205,25 @@ def query_only_the_key_s_items() -> bool:
     if any(parameters[i : i + 1] != [name] for i, name in expected.items()) or (
         "hash_key_conditions" not in parameters
     ):
-        warnings.warn("moto's DynamoDB Query changed; it is left reading every item", stacklevel=2)
+        warnings.warn("moto's DynamoDB Query changed; it is left sorting the whole table", stacklevel=2)
         return False
 
     def narrowed(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[index_at - 1] if len(args) >= index_at else kwargs.get("index_name")
-        # Snapshots taken in C, under the GIL, as all_items does: writes may add items meanwhile.
-        if index_name:
-            conditions = kwargs.get("hash_key_conditions")
-            if not conditions:
-                return query(self, hash_key, *args, **kwargs)
-            name, value = conditions[0]  # moto checks every condition again on what is kept here
-            hash_sets = list(self.items.values())
-            pool: list[Any] = []
-            if self.range_key_attr:
-                for hash_set in hash_sets:
-                    pool.extend(hash_set.values())
+        try:
+            if not index_name:
+                items = _key_s_items(self, hash_key)
             else:
-                pool = hash_sets
-            items = [item for item in pool if (held := item.attrs.get(name)) is not None and held == value]
-        else:
-            found = self.items.get(hash_key)
-            if found is None:
-                items = []
-            elif self.range_key_attr:
-                items = list(found.values())
-            else:
-                items = [found]
+                # moto checks every condition again on the items kept here.
+                name, value = kwargs["hash_key_conditions"][0]
+                if name == self.hash_key_attr:  # a local index: its items are the key's
+                    items = _key_s_items(self, value)
+                else:
+                    items = _holders(self, name, value)
+        except Exception:
+            # A value that cannot be a key (a set, a map, an N that is no number) or conditions moto
+            # did not give: moto's own walk answers, as it always did (an empty page, or its error).
+            return query(self, hash_key, *args, **kwargs)
         return query(_QueryCandidates(self, items), hash_key, *args, **kwargs)
 
     narrowed._localcloud_narrowed = True  # type: ignore[attr-defined]
@@ -442,7 +457,7 @@ def install() -> None:
     memoise_method_names()
     memoise_attribute_aliases()
     sort_items_by_converted_keys()
-    query_only_the_key_s_items()
+    narrow_query_candidates()
     memoise_update_expressions()
     motoexpressions.install()
     index_kinesis_records()

@@ -1,5 +1,5 @@
 """moto's CPU per DynamoDB Query by table size: stock moto against the local cloud's Query, which reads
-only the items its key can match (localcloud/motospeed.py, `query_only_the_key_s_items`).
+only the items its key can match (localcloud/motospeed.py, `narrow_query_candidates`).
 
     python bench/e2e/query_cost.py --orders 2000,8000 --rounds 3
 
@@ -139,7 +139,7 @@ def main() -> int:
             for _ in range(args.rounds):
                 for variant in ("stock", "ours"):
                     if variant == "ours":
-                        motospeed.query_only_the_key_s_items()
+                        motospeed.narrow_query_candidates()
                     else:
                         setattr(dynamodb_table.Table, "query", stock_query)  # noqa: B010
                     for name, call in calls(ddb, orders).items():
