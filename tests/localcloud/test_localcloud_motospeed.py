@@ -282,17 +282,17 @@ def _query_tables(ddb: Any) -> None:
         )
 
 
+def _by_key(table: str, name: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "KeyConditionExpression": f"{name} = :v",
+        "ExpressionAttributeValues": {":v": value},
+    }
+
+
 _QUERIES: list[dict[str, Any]] = [
-    {
-        "TableName": "orders",
-        "KeyConditionExpression": "orderId = :k",
-        "ExpressionAttributeValues": {":k": {"S": "o037"}},
-    },
-    {
-        "TableName": "orders",
-        "KeyConditionExpression": "orderId = :k",
-        "ExpressionAttributeValues": {":k": {"S": "none"}},
-    },
+    _by_key("orders", "orderId", {"S": "o037"}),
+    _by_key("orders", "orderId", {"S": "none"}),
     {
         "TableName": "orders",
         "IndexName": "byUser",
@@ -354,21 +354,9 @@ _QUERIES: list[dict[str, Any]] = [
         "Limit": 5,
     },
     # numbers equal as numbers ("2.5" is the stored "2.50"), and values that cannot be keys
-    {
-        "TableName": "numbers",
-        "KeyConditionExpression": "n = :n",
-        "ExpressionAttributeValues": {":n": {"N": "2.5"}},
-    },
-    {
-        "TableName": "numbers",
-        "KeyConditionExpression": "n = :n",
-        "ExpressionAttributeValues": {":n": {"N": "x"}},
-    },
-    {
-        "TableName": "orders",
-        "KeyConditionExpression": "orderId = :k",
-        "ExpressionAttributeValues": {":k": {"SS": ["o1"]}},
-    },
+    _by_key("numbers", "n", {"N": "2.5"}),
+    _by_key("numbers", "n", {"N": "x"}),
+    _by_key("orders", "orderId", {"SS": ["o1"]}),
     {
         "TableName": "orders",
         "IndexName": "byUser",
