@@ -216,7 +216,7 @@ def narrow_query_candidates() -> bool:
             else:
                 # moto checks every condition again on the items kept here.
                 name, value = kwargs["hash_key_conditions"][0]
-                if name == self.hash_key_attr:  # a local index: its items are the key's
+                if name == self.hash_key_attr:  # an index on the table's own hash key (any local one)
                     items = _key_s_items(self, value)
                 else:
                     items = _holders(self, name, value)
