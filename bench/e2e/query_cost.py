@@ -1,5 +1,6 @@
-"""moto's CPU per DynamoDB Query by table size: stock moto against the local cloud's Query, which reads
-only the items its key can match (localcloud/motospeed.py, `narrow_query_candidates`).
+"""moto's CPU per DynamoDB Query by table size: stock moto against the local cloud's Query, which starts
+from the items its key can match instead of sorting the whole table (localcloud/motospeed.py,
+`narrow_query_candidates`).
 
     python bench/e2e/query_cost.py --orders 2000,8000 --rounds 3
 
