@@ -121,6 +121,19 @@ def memoise_method_names() -> bool:
     return True
 
 
+def _unsorted_items(table: Any) -> list[Any]:
+    """Every item of a moto table, in no particular order. list() and extend() take their snapshots in
+    C, under the GIL: a write adding an item in the middle of a Python loop over the dict would end the
+    read with "changed size during iteration"."""
+    hash_sets = list(table.items.values())
+    if not table.range_key_attr:
+        return hash_sets
+    items: list[Any] = []
+    for hash_set in hash_sets:
+        items.extend(hash_set.values())
+    return items
+
+
 def sort_items_by_converted_keys() -> bool:
     table = getattr(dynamodb_table, "Table", None)
     if table is None or not hasattr(table, "all_items"):
@@ -128,23 +141,13 @@ def sort_items_by_converted_keys() -> bool:
         return False
 
     def all_items(self: Any) -> list[Any]:
-        # list() and extend() take their snapshot in C, under the GIL: a write adding an item in the
-        # middle of a Python loop over the dict would end this read with "changed size during iteration".
-        hash_sets = list(self.items.values())
-        if self.range_key_attr:
-            items: list[Any] = []
-            for hash_set in hash_sets:
-                items.extend(hash_set.values())
-        else:
-            items = hash_sets
-
         # moto's key is (hash_key, range_key) as DynamoType objects, compared by cast_value.
         def key(item: Any) -> Any:
             if item.range_key:
                 return (item.hash_key.cast_value, item.range_key.cast_value)
             return item.hash_key.cast_value
 
-        return sorted(items, key=key)
+        return sorted(_unsorted_items(self), key=key)
 
     setattr(table, "all_items", all_items)  # noqa: B010
     return True
@@ -178,14 +181,11 @@ def _key_s_items(table: Any, value: Any) -> list[Any]:
 
 def _holders(table: Any, name: str, value: Any) -> list[Any]:
     """The items whose attribute `name` equals `value`, in one unsorted pass over the table."""
-    hash_sets = list(table.items.values())  # snapshots taken in C, under the GIL, as all_items does
-    pool: list[Any] = []
-    if table.range_key_attr:
-        for hash_set in hash_sets:
-            pool.extend(hash_set.values())
-    else:
-        pool = hash_sets
-    return [item for item in pool if (held := item.attrs.get(name)) is not None and held == value]
+    return [
+        item
+        for item in _unsorted_items(table)
+        if (held := item.attrs.get(name)) is not None and held == value
+    ]
 
 
 def narrow_query_candidates() -> bool:
