@@ -47,17 +47,17 @@ USERS = 40
 TICKERS = 10
 
 
-def create_from_template(ddb: Any, logical_id: str) -> None:
-    """The table as template.yaml declares it (keys and indexes), under its logical id."""
+def create_from_template(ddb: Any, *logical_ids: str) -> None:
+    """The tables as template.yaml declares them (keys and indexes), each under its logical id."""
     resources = LocalResources(template_loader.load(ROOT / "template.yaml"), stack_name="bench", endpoint="-")
-    properties = resources.properties(logical_id)
     kept = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-    ddb.create_table(TableName=logical_id, **{k: v for k, v in properties.items() if k in kept})
+    for logical_id in logical_ids:
+        properties = resources.properties(logical_id)
+        ddb.create_table(TableName=logical_id, **{k: v for k, v in properties.items() if k in kept})
 
 
 def fill(ddb: Any, orders: int) -> None:
-    create_from_template(ddb, "OrdersTable")
-    create_from_template(ddb, "BookLogTable")
+    create_from_template(ddb, "OrdersTable", "BookLogTable")
     for n in range(orders):
         created = f"2026-11-27T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}#{n}"
         item = {
