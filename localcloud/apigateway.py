@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.datastructures import Headers
-from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from localcloud.apiserver import RAW_HEADERS
 from localcloud.errors import InvocationError
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import ACCOUNT_ID, REGION
@@ -38,17 +38,6 @@ _FALLBACK = {4: "DEFAULT_4XX", 5: "DEFAULT_5XX"}
 _EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
 # API Gateway gives up on an integration after 29 s; a Lambda timeout below that is a function error.
 _INTEGRATION_TIMEOUT_SECONDS = 29
-RAW_HEADERS = "localcloud.raw_headers"
-
-
-class RawHeadersRequestHandler(WSGIRequestHandler):
-    """Keeps the header lines as the client sent them: WSGI joins repeated headers with commas and
-    renames them (HTTP_X_FOO), but multiValueHeaders must list each value under its own name."""
-
-    def make_environ(self) -> Any:
-        environ = super().make_environ()
-        environ[RAW_HEADERS] = list(self.headers.items())
-        return environ
 
 
 def _context_value(value: Any) -> str:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from localcloud import template as template_loader
-from localcloud.apigateway import ApiGateway, RawHeadersRequestHandler
+from localcloud.apigateway import ApiGateway
+from localcloud.apiserver import ApiServer
 from localcloud.errors import LocalCloudError, PortInUse
 from localcloud.faults import ENV as FAULTS_ENV
 from localcloud.faults import FaultPlan
@@ -158,8 +158,7 @@ class LocalCloud:
         self._moto: subprocess.Popen[bytes] | None = None
         self._dynamodb: subprocess.Popen[bytes] | None = None
         self.dynamodb_endpoint: str | None = None  # set when DynamoDB has a moto process of its own
-        self._api_server: BaseWSGIServer | None = None
-        self._api_thread: threading.Thread | None = None
+        self._api_server: ApiServer | None = None
         self.pollers: list[_Poller] = []
         self.pools: dict[str, FunctionPool] = {}
         self.resources: LocalResources | None = None
@@ -362,11 +361,8 @@ class LocalCloud:
         api = self.wiring.apis[0] if self.wiring.apis else RestApi("", "", (), {}, {}, ())
         self.gateway = ApiGateway(api, self.pools, self._admin)
         s = self.settings
-        self._api_server = make_server(
-            s.host, s.api_port, self.gateway, threaded=True, request_handler=RawHeadersRequestHandler
-        )
-        self._api_thread = threading.Thread(target=self._api_server.serve_forever, name="api", daemon=True)
-        self._api_thread.start()
+        self._api_server = ApiServer(self.gateway, s.host, s.api_port)
+        self._api_server.start()
 
     def _admin(self, request: Request) -> Response | None:
         """The local cloud's own routes, under /_localcloud/ (never a path of the template)."""
@@ -396,8 +392,7 @@ class LocalCloud:
         for poller in self.pollers:
             poller.stop()
         if self._api_server is not None:
-            self._api_server.shutdown()
-            self._api_server.server_close()
+            self._api_server.stop()
             self._api_server = None
         for poller in self.pollers:
             poller.join(timeout=5)
