@@ -22,12 +22,13 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models import table as dynamodb_table
 from moto.dynamodb.parsing import expressions
 from moto.kinesis import models as kinesis_models
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
 from moto.sqs.responses import SQSResponse
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from werkzeug.test import Client
 
 from localcloud import motospeed
 from localcloud.cloud import free_port
@@ -751,3 +752,90 @@ def test_memoised_aliases_are_moto_s_for_every_member_of_every_answer() -> None:
         again = [list(picker.get_possible_keys(c)) for c in contexts]
     assert ours == expected and again == expected
     assert len(contexts) > 500 and len({tuple(e) for e in expected}) > 100
+
+
+def _dynamodb_calls(app: Any) -> list[tuple[int, str, bytes]]:
+    """Raw DynamoDB requests, as an SDK sends them, through a WSGI app; (status, content type, body)."""
+    web = Client(app)
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    )
+    key = {"pk": {"S": "a"}}
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "CreateTable",
+            {
+                "TableName": "t",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        ),
+        ("PutItem", {"TableName": "t", "Item": {**key, "n": {"N": "1"}}}),
+        ("GetItem", {"TableName": "t", "Key": key}),
+        (
+            "UpdateItem",
+            {
+                "TableName": "t",
+                "Key": key,
+                "UpdateExpression": "SET n = n + :one",
+                "ConditionExpression": "n > :one",  # false: ConditionalCheckFailedException, a 400
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            },
+        ),
+        (
+            "Query",
+            {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :a",
+                "ExpressionAttributeValues": {":a": {"S": "a"}},
+            },
+        ),
+        ("GetItem", {"TableName": "missing", "Key": key}),  # ResourceNotFoundException
+        ("PutItem", {"TableName": "t", "Item": {"n": {"N": "1"}}}),  # no key: ValidationException
+        ("ListTables", {}),
+    ]
+    answers = []
+    for operation, body in calls:
+        response = web.post(
+            "/",
+            data=json.dumps(body),
+            headers={
+                "Host": "dynamodb.us-east-1.amazonaws.com",
+                "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+                "Content-Type": "application/x-amz-json-1.0",
+                "Authorization": auth,
+            },
+        )
+        text = response.get_data()
+        if operation == "CreateTable":
+            text = json.dumps(sorted(json.loads(text)["TableDescription"])).encode()  # has a timestamp
+        answers.append((response.status_code, response.headers.get("Content-Type", ""), text))
+    return answers
+
+
+def test_dynamodb_requests_skip_flask_and_answer_as_moto_s_flask_app_does() -> None:
+    reached: list[str] = []
+
+    def counting(app: Any) -> Any:
+        def application(environ: dict[str, Any], start_response: Any) -> Any:
+            reached.append(environ.get("HTTP_X_AMZ_TARGET", environ["PATH_INFO"]))
+            return app(environ, start_response)
+
+        return application
+
+    with mock_aws():
+        stock = _dynamodb_calls(DomainDispatcherApplication(create_backend_app))
+    with mock_aws():
+        direct_app = motospeed.DirectDynamoDB(counting(DomainDispatcherApplication(create_backend_app)))
+        direct = _dynamodb_calls(direct_app)
+        assert not reached, "a DynamoDB call went through moto's Flask application"
+        # anything else is moto's Flask application's: another service, another path, a GET
+        web = Client(direct_app)
+        assert web.get("/moto-api/data.json").status_code == 200
+        sqs = web.post("/", data="Action=ListQueues", headers={"Host": "sqs.us-east-1.amazonaws.com"})
+        assert sqs.status_code == 200
+        assert len(reached) == 2
+    assert [status for status, _, _ in stock] == [200, 200, 200, 400, 200, 400, 400, 200]
+    assert direct == stock
