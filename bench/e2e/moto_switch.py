@@ -99,11 +99,17 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def measure(interval_ms: float, *, rate: float, seconds: float) -> dict[str, float]:
-    port = free_port()
     code = (
         f"import sys; sys.setswitchinterval({interval_ms / 1000!r}); "
         "from localcloud.motoserver import main; main()"
     )
+    return measure_server(code, rate=rate, seconds=seconds)
+
+
+def measure_server(code: str, *, rate: float, seconds: float) -> dict[str, float]:
+    """The load and the probe against `python -c code -H 127.0.0.1 -p PORT` (a moto server); the probe's
+    round trips, the load reached and the moto's CPU (share of one core, and ms per call)."""
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
@@ -138,9 +144,11 @@ def measure(interval_ms: float, *, rate: float, seconds: float) -> dict[str, flo
         server.terminate()
         server.wait(timeout=30)
     round_trips = sorted(got["probe"])
+    calls_per_second = got["load"] + len(round_trips) / seconds
     return {
         "load": got["load"],
         "moto_cpu": moto_cpu,
+        "ms_per_call": moto_cpu * 1000 / calls_per_second,
         "p50": statistics.median(round_trips),
         "p90": round_trips[int(0.9 * (len(round_trips) - 1))],
         "p99": round_trips[int(0.99 * (len(round_trips) - 1))],
