@@ -31,7 +31,7 @@ from localcloud.faults import ENV as FAULTS_ENV
 from localcloud.faults import FaultPlan
 from localcloud.functions import FunctionPool
 from localcloud.intrinsics import REGION
-from localcloud.pollers import KinesisShardPoller, SchedulePoller, ShardSignal, SqsPoller, _Poller
+from localcloud.pollers import KinesisShardPoller, SchedulePoller, SqsPoller, StreamSignals, _Poller
 from localcloud.resources import LocalResources, client
 from localcloud.wiring import RestApi, Wiring, wire
 
@@ -306,7 +306,7 @@ class LocalCloud:
         if self.pollers:
             raise LocalCloudError("the event sources are already polled")
         res = self.resources
-        signals: dict[tuple[str, str], ShardSignal] = {}
+        signals = StreamSignals()
         for source in self.wiring.event_sources:
             if not source.enabled:
                 continue
@@ -328,9 +328,7 @@ class LocalCloud:
                 shards = client("kinesis", self.endpoint).list_shards(StreamName=stream_name)["Shards"]
                 destination = str(res.attribute(source.on_failure, "Ref")) if source.on_failure else None
                 for shard in shards:
-                    key = (stream_name, shard["ShardId"])
-                    leader = key not in signals
-                    signal = signals.setdefault(key, ShardSignal())
+                    signal, leader = signals.join(stream_name, shard["ShardId"])
                     self.pollers.append(
                         KinesisShardPoller(
                             source,
@@ -348,6 +346,8 @@ class LocalCloud:
         for schedule in self.wiring.schedules:
             if schedule.enabled:
                 self.pollers.append(SchedulePoller(schedule, self.pools[schedule.function]))
+        for pool in self.pools.values():
+            pool.on_put = signals.put
         for poller in self.pollers:
             poller.start()
 

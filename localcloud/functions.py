@@ -9,6 +9,7 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -79,6 +80,8 @@ class FunctionPool:
         self._closed = False
         self.cold_starts = 0
         self.invocations = 0
+        # Called with a stream's name each time one of this function's Kinesis puts lands.
+        self.on_put: Callable[[str], None] | None = None
         self.forced_recycles = 0
         self._since_recycle = 0
 
@@ -101,7 +104,8 @@ class FunctionPool:
             process.kill()
             raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
         try:
-            parent.recv()
+            while parent.recv()[0] != "ready":
+                continue  # a put announced while the handler's module was imported: no mapping waits yet
         except EOFError as exc:
             raise InvocationError("Runtime.ExitError", f"{self.spec.logical_id} exited during init") from exc
         self.cold_starts += 1
@@ -161,22 +165,28 @@ class FunctionPool:
             log.info("[%s] START RequestId: %s Version: $LATEST", self.spec.logical_id, request_id)
             started = time.monotonic()
             w.conn.send((request_id, json.dumps(event), float(self.spec.timeout)))
-            if not w.conn.poll(self.spec.timeout):
-                peak_mb, outcome = _memory_mb(w.process.pid)[1], "\tStatus: timeout"
-                w.kill()
-                w = None
-                raise InvocationError(
-                    "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
-                )
-            try:
-                status, payload = w.conn.recv()
-            except (EOFError, OSError) as exc:
-                outcome = "\tStatus: error\tError Type: Runtime.ExitError"
-                w.kill()
-                w = None
-                raise InvocationError(
-                    "Runtime.ExitError", "the worker process exited during the invocation"
-                ) from exc
+            deadline = started + self.spec.timeout
+            while True:
+                if not w.conn.poll(max(0.0, deadline - time.monotonic())):
+                    peak_mb, outcome = _memory_mb(w.process.pid)[1], "\tStatus: timeout"
+                    w.kill()
+                    w = None
+                    raise InvocationError(
+                        "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
+                    )
+                try:
+                    status, payload = w.conn.recv()
+                except (EOFError, OSError) as exc:
+                    outcome = "\tStatus: error\tError Type: Runtime.ExitError"
+                    w.kill()
+                    w = None
+                    raise InvocationError(
+                        "Runtime.ExitError", "the worker process exited during the invocation"
+                    ) from exc
+                if status != "put":
+                    break
+                if self.on_put is not None:  # one of the handler's Kinesis puts landed (worker.announce_puts)
+                    self.on_put(payload)
             rss, peak_mb = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:
                 outcome = "\tStatus: error\tError Type: Runtime.OutOfMemory"

@@ -18,6 +18,8 @@ from localcloud.resources import client
 from localcloud.wiring import EventSource, Schedule
 
 log = logging.getLogger("localcloud")
+# The leader of a shard polls this often for records put from outside the local cloud's functions (tests,
+# scripts, the CLI); a put by one of its functions wakes every mapping of the stream as it lands.
 KINESIS_IDLE_SLEEP_SECONDS = 0.05
 # Followers of a shard poll this rarely on their own; the leader wakes them when records arrive.
 KINESIS_FOLLOWER_IDLE_SECONDS = 1.0
@@ -159,7 +161,10 @@ class SqsPoller(_Poller):
 
 
 class ShardSignal:
-    """Shared by every mapping of one shard: the leader polls often and wakes the others on records.
+    """Shared by every mapping of one shard: wakes them when records may have arrived.
+
+    A function's Kinesis put notifies it as the put lands (StreamSignals.put); for puts from elsewhere the
+    leader polls often and notifies the others when its read finds records.
 
     Each mapping still reads the shard with its own iterator and checkpoint (Lambda's semantics are
     per mapping); only the idle polling is shared, so four projections on one shard cost moto one
@@ -179,10 +184,39 @@ class ShardSignal:
             self._generation += 1
             self._changed.notify_all()
 
+    def announce(self, seen: int) -> int:
+        """Notify, by a reader that had seen generation `seen`; returns the generation it has now seen:
+        its own notice, but not one that came from elsewhere since it read (that one must wake it)."""
+        with self._changed:
+            unchanged = self._generation == seen
+            self._generation += 1
+            self._changed.notify_all()
+            return self._generation if unchanged else seen
+
     def wait(self, seen: int, timeout: float) -> int:
         with self._changed:
             self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
             return self._generation
+
+
+class StreamSignals:
+    """The ShardSignal of every polled shard; the first mapping to join a shard leads its polling."""
+
+    def __init__(self) -> None:
+        self._by_shard: dict[tuple[str, str], ShardSignal] = {}
+
+    def join(self, stream: str, shard_id: str) -> tuple[ShardSignal, bool]:
+        """The shard's signal, and whether the caller is the first mapping of the shard (its leader)."""
+        key = (stream, shard_id)
+        leader = key not in self._by_shard
+        return self._by_shard.setdefault(key, ShardSignal()), leader
+
+    def put(self, stream: str) -> None:
+        """A function's records landed on `stream` (FunctionPool.on_put): wake every mapping of its
+        shards, the leader included, instead of leaving them to the leader's next idle poll."""
+        for (name, _), signal in self._by_shard.items():
+            if name == stream:
+                signal.notify()
 
 
 class KinesisShardPoller(_Poller):
@@ -218,6 +252,7 @@ class KinesisShardPoller(_Poller):
         self.sqs = client("sqs", endpoint)
         self.iterator: str | None = None
         self.checkpoint: str | None = None  # last sequence number fully handled, as Lambda keeps it
+        self._seen = 0  # the shard signal's generation as of this mapping's last read
         self.sent_to_destination = 0
 
     def _record(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +297,9 @@ class KinesisShardPoller(_Poller):
         records = [self._record(r) for r in response.get("Records", [])]
         if records and self.signal is not None and self.leader:
             # Now, not after this mapping's own function is done: the other projections of the
-            # shard must not wait for this one's batch to be written.
-            self.signal.notify()
+            # shard must not wait for this one's batch to be written. Its own notice does not end the
+            # leader's next idle wait; a put's notice since its read does.
+            self._seen = self.signal.announce(self._seen)
         return records
 
     def poll_once(self) -> int:
@@ -372,22 +408,27 @@ class KinesisShardPoller(_Poller):
             self.signal.notify()
 
     def _idle(self, seen: int) -> None:
-        if self.signal is None or self.leader:
+        if self.signal is None:
             self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
         else:
-            self.signal.wait(seen, KINESIS_FOLLOWER_IDLE_SECONDS)
+            # A notice since `seen` (taken before the last read) ends the wait at once: a put that
+            # landed while this mapping read or delivered is read now, not one idle interval later.
+            self.signal.wait(
+                seen, KINESIS_IDLE_SLEEP_SECONDS if self.leader else KINESIS_FOLLOWER_IDLE_SECONDS
+            )
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            # Taken before the read: whatever the leader sees from here on wakes this follower again.
-            seen = self.signal.generation if self.signal is not None else 0
+            # Taken before the read: whatever is announced from here on (a put, the leader's read) ends
+            # this mapping's next idle wait.
+            self._seen = self.signal.generation if self.signal is not None else 0
             try:
                 got = self.poll_once()
                 if got < self.source.batch_size:
                     # A short batch means the shard was drained when it was read: wait for the next
                     # records instead of asking at once (an empty GetRecords per mapping per batch was
                     # half of the local cloud's Kinesis calls).
-                    self._idle(seen)
+                    self._idle(self._seen)
             except Exception:
                 log.exception("%s: poll failed", self.name)
                 self.iterator = None

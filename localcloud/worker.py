@@ -7,12 +7,17 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
+import botocore.handlers
+
 from localcloud import callcount, faults
+
+_STREAM_KEY = "localcloud.worker.stream"
 
 
 class LambdaContext:
@@ -68,6 +73,32 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def stream_name(params: dict[str, Any]) -> str:
+    """The stream a Kinesis call names, by StreamName or by the last part of its StreamARN."""
+    return str(params.get("StreamName") or str(params.get("StreamARN", "")).rpartition("/")[2])
+
+
+def announce_puts(conn: Connection, sending: threading.Lock) -> None:
+    """Tell the local cloud each time one of this function's Kinesis puts has landed, while the
+    invocation goes on, so that the stream's mappings read it at once rather than at their next idle
+    poll: as enhanced fan-out pushes a record to its consumer as it lands (about 70 ms on AWS)."""
+
+    def note_stream(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_STREAM_KEY] = stream_name(params)
+
+    def announce(http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        if getattr(http_response, "status_code", 500) < 300 and _STREAM_KEY in context:
+            with sending:  # a handler may put from any of its threads; the pipe takes one message at a time
+                conn.send(("put", context[_STREAM_KEY]))
+
+    # Every botocore session registers BUILTIN_HANDLERS when it is made: boto3's and pynamodb's alike.
+    for operation in ("PutRecord", "PutRecords"):
+        botocore.handlers.BUILTIN_HANDLERS += [
+            (f"before-parameter-build.kinesis.{operation}", note_stream),
+            (f"after-call.kinesis.{operation}", announce),
+        ]
+
+
 # What a function may see of the host's environment; the rest of it is the function's own, as on AWS.
 _HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR")
 
@@ -84,6 +115,8 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
     sys.stdout = _Prefixed(sys.__stdout__, prefix)  # type: ignore[arg-type]
     sys.stderr = _Prefixed(sys.__stderr__, prefix)  # type: ignore[arg-type]
     faults.install(spec["logical_id"])  # opt-in: LOCALCLOUD_FAULTS in the function's environment
+    sending = threading.Lock()
+    announce_puts(conn, sending)
     module_name, _, function_name = spec["handler"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None
@@ -111,6 +144,8 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
         )
         try:
             result = handler(json.loads(event_json), context)
-            conn.send(("ok", json.dumps(result)))
+            reply: tuple[str, Any] = ("ok", json.dumps(result))
         except Exception as exc:
-            conn.send(("error", _error(exc)))
+            reply = ("error", _error(exc))
+        with sending:  # a put of a thread the handler left running may still be announcing
+            conn.send(reply)
