@@ -40,6 +40,26 @@ _EXPLICIT_DENY = "User is not authorized to access this resource with an explici
 _INTEGRATION_TIMEOUT_SECONDS = 29
 
 
+# Headers of a connection, not of a response: API Gateway does not let an integration set them on its
+# connection to the client but passes them on renamed, and the HTTP server refuses them from an app.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def _remapped(name: str) -> str:
+    return f"x-amzn-Remapped-{name}" if name.lower() in _HOP_BY_HOP else name
+
+
 def _context_value(value: Any) -> str:
     """REST APIs hand the authorizer context to the integration with every value as a string."""
     if isinstance(value, bool):
@@ -304,9 +324,9 @@ class ApiGateway:
             return self._gateway_response("BAD_GATEWAY", request, request_id)
         headers = Headers()
         for key, value in (result.get("headers") or {}).items():
-            headers[key] = str(value)
+            headers[_remapped(key)] = str(value)
         for key, values in (result.get("multiValueHeaders") or {}).items():
-            headers.setlist(key, [str(v) for v in values])
+            headers.setlist(_remapped(key), [str(v) for v in values])
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         headers.setdefault("x-amzn-RequestId", request_id)

@@ -130,6 +130,13 @@ def test_proxy_response_headers_and_multi_value_headers_reach_the_client(cloud: 
     assert response.header_values("X-Echo") == ["first", "second"]
 
 
+def test_a_hop_by_hop_header_of_the_function_reaches_the_client_renamed(cloud: LocalCloud) -> None:
+    response = request(cloud, "GET", "/public/x?connection=upgrade")
+    assert response.status == 200, response.body
+    assert response.header("x-amzn-Remapped-Connection") == "upgrade"
+    assert (response.header("Connection") or "").lower() != "upgrade"
+
+
 def test_cors_preflight_is_answered_by_the_mock_integration(cloud: LocalCloud) -> None:
     response = request(
         cloud,
