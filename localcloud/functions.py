@@ -100,12 +100,16 @@ class FunctionPool:
         process = _SPAWN.Process(target=worker.serve, args=(child, payload), daemon=True)
         process.start()
         child.close()
-        if not parent.poll(_INIT_TIMEOUT_SECONDS):
-            process.kill()
-            raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
+        deadline = time.monotonic() + _INIT_TIMEOUT_SECONDS
         try:
-            while parent.recv()[0] != "ready":
-                continue  # a put announced while the handler's module was imported: no mapping waits yet
+            while True:
+                if not parent.poll(max(0.0, deadline - time.monotonic())):
+                    process.kill()
+                    raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
+                status, payload = parent.recv()
+                if status == "ready":
+                    break
+                self._announce_put(payload)  # put by the handler's module as it was imported
         except EOFError as exc:
             raise InvocationError("Runtime.ExitError", f"{self.spec.logical_id} exited during init") from exc
         self.cold_starts += 1
@@ -185,8 +189,7 @@ class FunctionPool:
                     ) from exc
                 if status != "put":
                     break
-                if self.on_put is not None:  # one of the handler's Kinesis puts landed (worker.announce_puts)
-                    self.on_put(payload)
+                self._announce_put(payload)  # one of the handler's Kinesis puts landed
             rss, peak_mb = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:
                 outcome = "\tStatus: error\tError Type: Runtime.OutOfMemory"
@@ -203,6 +206,16 @@ class FunctionPool:
                 self._report(request_id, (time.monotonic() - started) * 1000, init_ms, peak_mb, outcome)
             self._release(w)
             self._count_towards_recycle()
+
+    def _announce_put(self, stream: str) -> None:
+        """A put the worker reported (worker.announce_puts): wake the stream's mappings. Never raises, so
+        that the invocation's reply is always read before the worker is handed out again."""
+        if self.on_put is None:
+            return
+        try:
+            self.on_put(stream)
+        except Exception:
+            log.exception("%s: waking the mappings of %s failed", self.spec.logical_id, stream)
 
     def _report(
         self, request_id: str, duration_ms: float, init_ms: float | None, peak_mb: float, outcome: str

@@ -88,8 +88,13 @@ def announce_puts(conn: Connection, sending: threading.Lock) -> None:
 
     def announce(http_response: Any, context: dict[str, Any], **_: Any) -> None:
         if getattr(http_response, "status_code", 500) < 300 and _STREAM_KEY in context:
-            with sending:  # a handler may put from any of its threads; the pipe takes one message at a time
-                conn.send(("put", context[_STREAM_KEY]))
+            try:
+                with (
+                    sending
+                ):  # a handler may put from any of its threads; the pipe takes one message at a time
+                    conn.send(("put", context[_STREAM_KEY]))
+            except OSError:
+                pass  # the records landed; only the wake-up is lost (the mappings' idle poll reads them)
 
     # Every botocore session registers BUILTIN_HANDLERS when it is made: boto3's and pynamodb's alike.
     for operation in ("PutRecord", "PutRecords"):
@@ -125,7 +130,8 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
     except Exception as exc:  # an import error is reported on every invocation, as Lambda does
         init_error = _error(exc)
         init_error["errorType"] = "Runtime.ImportModuleError"
-    conn.send(("ready", None))
+    with sending:
+        conn.send(("ready", None))
     while True:
         try:
             message = conn.recv()
@@ -133,7 +139,8 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
             return
         request_id, event_json, timeout = message
         if init_error is not None:
-            conn.send(("error", init_error))
+            with sending:
+                conn.send(("error", init_error))
             continue
         context = LambdaContext(
             function_name=spec["name"],
