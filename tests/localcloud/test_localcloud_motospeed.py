@@ -754,8 +754,9 @@ def test_memoised_aliases_are_moto_s_for_every_member_of_every_answer() -> None:
     assert len(contexts) > 500 and len({tuple(e) for e in expected}) > 100
 
 
-def _dynamodb_calls(app: Any) -> list[tuple[int, str, bytes]]:
-    """Raw DynamoDB requests, as an SDK sends them, through a WSGI app; (status, content type, body)."""
+def _dynamodb_calls(app: Any) -> list[tuple[int, str, bytes, list[str]]]:
+    """Raw DynamoDB requests, as an SDK sends them, through a WSGI app; (status, content type, body,
+    the names of the response's headers)."""
     web = Client(app)
     auth = (
         "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/dynamodb/aws4_request, "
@@ -795,13 +796,16 @@ def _dynamodb_calls(app: Any) -> list[tuple[int, str, bytes]]:
         ("GetItem", {"TableName": "missing", "Key": key}),  # ResourceNotFoundException
         ("PutItem", {"TableName": "t", "Item": {"n": {"N": "1"}}}),  # no key: ValidationException
         ("ListTables", {}),
+        ("ListTables", {"Origin": "http://localhost:5173"}),  # CORS headers for a browser's origin
     ]
     answers = []
     for operation, body in calls:
+        origin = body.pop("Origin", None)
         response = web.post(
             "/",
             data=json.dumps(body),
             headers={
+                **({"Origin": origin} if origin else {}),
                 "Host": "dynamodb.us-east-1.amazonaws.com",
                 "X-Amz-Target": f"DynamoDB_20120810.{operation}",
                 "Content-Type": "application/x-amz-json-1.0",
@@ -811,7 +815,11 @@ def _dynamodb_calls(app: Any) -> list[tuple[int, str, bytes]]:
         text = response.get_data()
         if operation == "CreateTable":
             text = json.dumps(sorted(json.loads(text)["TableDescription"])).encode()  # has a timestamp
-        answers.append((response.status_code, response.headers.get("Content-Type", ""), text))
+        names = sorted(  # the CORS headers with their values, the others by name (ids, lengths vary)
+            f"{name.lower()}: {value}" if name.lower().startswith(("access-", "vary")) else name.lower()
+            for name, value in response.headers.items()
+        )
+        answers.append((response.status_code, response.headers.get("Content-Type", ""), text, names))
     return answers
 
 
@@ -837,5 +845,6 @@ def test_dynamodb_requests_skip_flask_and_answer_as_moto_s_flask_app_does() -> N
         sqs = web.post("/", data="Action=ListQueues", headers={"Host": "sqs.us-east-1.amazonaws.com"})
         assert sqs.status_code == 200
         assert len(reached) == 2
-    assert [status for status, _, _ in stock] == [200, 200, 200, 400, 200, 400, 400, 200]
+    assert [answer[0] for answer in stock] == [200, 200, 200, 400, 200, 400, 400, 200, 200]
+    assert "vary: Origin" in stock[-1][3] and "vary: Origin" not in stock[-2][3]  # flask_cors's answer
     assert direct == stock
