@@ -1,4 +1,4 @@
-"""CPU per API request of the local cloud's HTTP server, against werkzeug's development server before it.
+"""CPU per API request, server and clients, with the local cloud's HTTP server and with werkzeug's before it.
 
     python bench/e2e/api_edge.py --requests 2000 --rounds 7
 
@@ -68,15 +68,23 @@ def measure(kind: str, *, requests_total: int, threads: int) -> tuple[float, flo
     url = f"http://{HOST}:{port}/api/orders"
     sessions = [requests.Session() for _ in range(threads)]
 
-    def client(session: requests.Session, count: int) -> None:
-        for _ in range(count):
-            response = session.post(url, data=b'{"ticker": "ACME", "side": "BUY"}', timeout=10)
-            assert response.status_code == 202
+    done = [0] * threads
+    failures: list[BaseException] = []
+
+    def client(thread: int, count: int) -> None:
+        try:
+            for _ in range(count):
+                response = sessions[thread].post(url, data=b'{"ticker": "ACME", "side": "BUY"}', timeout=10)
+                response.raise_for_status()
+                done[thread] += 1
+        except BaseException as exc:  # a thread's failure must fail the round, not shrink its count
+            failures.append(exc)
 
     try:
-        for session in sessions:  # connections and the server's threads set up: not what is measured
-            client(session, 5)
-        workers = [threading.Thread(target=client, args=(s, per_thread)) for s in sessions]
+        for thread in range(threads):  # connections and the server's threads set up: not measured
+            client(thread, 5)
+        done[:] = [0] * threads
+        workers = [threading.Thread(target=client, args=(t, per_thread)) for t in range(threads)]
         cpu, wall = time.process_time(), time.perf_counter()
         for w in workers:
             w.start()
@@ -87,8 +95,9 @@ def measure(kind: str, *, requests_total: int, threads: int) -> tuple[float, flo
         for s in sessions:
             s.close()
         server.stop()
-    done = per_thread * threads
-    return cpu * 1000 / done, done / wall
+    if failures:
+        raise RuntimeError(f"{kind}: {len(failures)} client thread(s) failed") from failures[0]
+    return cpu * 1000 / sum(done), sum(done) / wall
 
 
 def main() -> int:
