@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from waitress.task import hop_by_hop
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
@@ -40,24 +41,11 @@ _EXPLICIT_DENY = "User is not authorized to access this resource with an explici
 _INTEGRATION_TIMEOUT_SECONDS = 29
 
 
-# Headers of a connection, not of a response: API Gateway does not let an integration set them on its
-# connection to the client but passes them on renamed, and the HTTP server refuses them from an app.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-
-
 def _remapped(name: str) -> str:
-    return f"x-amzn-Remapped-{name}" if name.lower() in _HOP_BY_HOP else name
+    """Headers of a connection, not of a response, which the HTTP server refuses from an application:
+    API Gateway does not let an integration set them on the client's connection, and passes them on
+    renamed."""
+    return f"x-amzn-Remapped-{name}" if name.lower() in hop_by_hop else name
 
 
 def _context_value(value: Any) -> str:

@@ -15,7 +15,6 @@ the report gives each round's numbers and the median ratio.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from bench.e2e import rounds  # noqa: E402
 from localcloud.apiserver import ApiServer  # noqa: E402
 from localcloud.cloud import free_port, wait_for_port  # noqa: E402
 
@@ -108,22 +108,17 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=24, help="client threads (the bots' default)")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    kinds = ["werkzeug", "waitress"]
-    ratios: list[float] = []
-    for round_ in range(args.rounds):
-        got: dict[str, float] = {}
-        for kind in kinds if round_ % 2 == 0 else kinds[::-1]:
-            cpu_ms, rate = measure(kind, requests_total=args.requests, threads=args.threads)
-            got[kind] = cpu_ms
-            print(
-                f"round {round_ + 1}: {kind:8} {cpu_ms:.2f} ms of CPU a request, {rate:.0f} requests/s",
-                flush=True,
-            )
-        ratios.append(got["werkzeug"] / got["waitress"])
-    print(
-        f"werkzeug / waitress, CPU per request: median {statistics.median(ratios):.2f}x "
-        f"(rounds {min(ratios):.2f}-{max(ratios):.2f})"
-    )
+
+    def one(kind: str, round_: int) -> float:
+        cpu_ms, rate = measure(kind, requests_total=args.requests, threads=args.threads)
+        print(
+            f"round {round_ + 1}: {kind:8} {cpu_ms:.2f} ms of CPU a request, {rate:.0f} requests/s",
+            flush=True,
+        )
+        return cpu_ms
+
+    per_round = rounds.alternating(["werkzeug", "waitress"], args.rounds, one)
+    print(rounds.ratio_line("werkzeug / waitress, CPU per request", per_round, "werkzeug", "waitress"))
     return 0
 
 

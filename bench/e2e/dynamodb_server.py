@@ -13,7 +13,6 @@ Prints each round's moto CPU per call and the probe's p50/p99, then the median r
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -21,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.e2e.moto_switch import measure_server  # noqa: E402 - importable once the lines above ran
+from bench.e2e import rounds  # noqa: E402 - importable once the lines above ran
+from bench.e2e.moto_switch import measure_server  # noqa: E402
 
 VARIANTS = {
     "through Flask": (
@@ -40,23 +40,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="per variant and round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    names = list(VARIANTS)
-    ratios: list[float] = []
-    for round_ in range(args.rounds):
-        per_call: dict[str, float] = {}
-        for name in names if round_ % 2 == 0 else names[::-1]:
-            m = measure_server(VARIANTS[name], rate=args.rate, seconds=args.seconds)
-            per_call[name] = m["ms_per_call"]
-            print(
-                f"round {round_ + 1}: {name:13} {m['ms_per_call']:.2f} ms of moto CPU a call "
-                f"({m['moto_cpu']:.2f} of a core, load {m['load']:.0f}/s), probe GetItem p50 "
-                f"{m['p50']:.1f} p99 {m['p99']:.1f} ms",
-                flush=True,
-            )
-        ratios.append(per_call["through Flask"] / per_call["direct"])
+
+    def one(name: str, round_: int) -> float:
+        m = measure_server(VARIANTS[name], rate=args.rate, seconds=args.seconds)
+        print(
+            f"round {round_ + 1}: {name:13} {m['ms_per_call']:.2f} ms of moto CPU a call "
+            f"({m['moto_cpu']:.2f} of a core, load {m['load']:.0f}/s), probe GetItem p50 "
+            f"{m['p50']:.1f} p99 {m['p99']:.1f} ms",
+            flush=True,
+        )
+        return m["ms_per_call"]
+
+    per_round = rounds.alternating(list(VARIANTS), args.rounds, one)
     print(
-        f"through Flask / direct, moto CPU per call: median {statistics.median(ratios):.2f}x "
-        f"(rounds {min(ratios):.2f}-{max(ratios):.2f})"
+        rounds.ratio_line("through Flask / direct, moto CPU per call", per_round, "through Flask", "direct")
     )
     return 0
 
