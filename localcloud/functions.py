@@ -100,18 +100,14 @@ class FunctionPool:
         process = _SPAWN.Process(target=worker.serve, args=(child, payload), daemon=True)
         process.start()
         child.close()
-        deadline = time.monotonic() + _INIT_TIMEOUT_SECONDS
         try:
-            while True:
-                if not parent.poll(max(0.0, deadline - time.monotonic())):
-                    process.kill()
-                    raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
-                status, payload = parent.recv()
-                if status == "ready":
-                    break
-                self._announce_put(payload)  # put by the handler's module as it was imported
+            # ("ready", None), after any put the handler's module made as it was imported
+            ready = self._next_message(parent, time.monotonic() + _INIT_TIMEOUT_SECONDS)
         except EOFError as exc:
             raise InvocationError("Runtime.ExitError", f"{self.spec.logical_id} exited during init") from exc
+        if ready is None:
+            process.kill()
+            raise InvocationError("Runtime.InitTimeout", f"{self.spec.logical_id} did not start")
         self.cold_starts += 1
         return _Worker(process, parent, self._generation)
 
@@ -169,27 +165,23 @@ class FunctionPool:
             log.info("[%s] START RequestId: %s Version: $LATEST", self.spec.logical_id, request_id)
             started = time.monotonic()
             w.conn.send((request_id, json.dumps(event), float(self.spec.timeout)))
-            deadline = started + self.spec.timeout
-            while True:
-                if not w.conn.poll(max(0.0, deadline - time.monotonic())):
-                    peak_mb, outcome = _memory_mb(w.process.pid)[1], "\tStatus: timeout"
-                    w.kill()
-                    w = None
-                    raise InvocationError(
-                        "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
-                    )
-                try:
-                    status, payload = w.conn.recv()
-                except (EOFError, OSError) as exc:
-                    outcome = "\tStatus: error\tError Type: Runtime.ExitError"
-                    w.kill()
-                    w = None
-                    raise InvocationError(
-                        "Runtime.ExitError", "the worker process exited during the invocation"
-                    ) from exc
-                if status != "put":
-                    break
-                self._announce_put(payload)  # one of the handler's Kinesis puts landed
+            try:
+                reply = self._next_message(w.conn, started + self.spec.timeout)
+            except (EOFError, OSError) as exc:
+                outcome = "\tStatus: error\tError Type: Runtime.ExitError"
+                w.kill()
+                w = None
+                raise InvocationError(
+                    "Runtime.ExitError", "the worker process exited during the invocation"
+                ) from exc
+            if reply is None:
+                peak_mb, outcome = _memory_mb(w.process.pid)[1], "\tStatus: timeout"
+                w.kill()
+                w = None
+                raise InvocationError(
+                    "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds"
+                )
+            status, payload = reply
             rss, peak_mb = _memory_mb(w.process.pid)
             if rss > self.spec.memory_mb:
                 outcome = "\tStatus: error\tError Type: Runtime.OutOfMemory"
@@ -207,9 +199,20 @@ class FunctionPool:
             self._release(w)
             self._count_towards_recycle()
 
+    def _next_message(self, conn: Connection, deadline: float) -> tuple[str, Any] | None:
+        """The worker's next message other than a put notice, or None once `deadline` (monotonic) has
+        passed; EOFError (or OSError) if the worker is gone. The notices that come first (one of the
+        handler's Kinesis puts landed: worker.announce_puts) wake the stream's mappings."""
+        while conn.poll(max(0.0, deadline - time.monotonic())):
+            status, payload = conn.recv()
+            if status != "put":
+                return status, payload
+            self._announce_put(payload)
+        return None
+
     def _announce_put(self, stream: str) -> None:
-        """A put the worker reported (worker.announce_puts): wake the stream's mappings. Never raises, so
-        that the invocation's reply is always read before the worker is handed out again."""
+        """Wake the mappings of `stream`. Never raises, so that the invocation's reply is always read
+        before the worker is handed out again."""
         if self.on_put is None:
             return
         try:

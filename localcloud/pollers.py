@@ -407,15 +407,14 @@ class KinesisShardPoller(_Poller):
         if self.signal is not None:
             self.signal.notify()
 
-    def _idle(self, seen: int) -> None:
+    def _idle(self) -> None:
         if self.signal is None:
             self.stopping.wait(KINESIS_IDLE_SLEEP_SECONDS)
         else:
-            # A notice since `seen` (taken before the last read) ends the wait at once: a put that
-            # landed while this mapping read or delivered is read now, not one idle interval later.
-            self.signal.wait(
-                seen, KINESIS_IDLE_SLEEP_SECONDS if self.leader else KINESIS_FOLLOWER_IDLE_SECONDS
-            )
+            # A notice since the generation seen before the last read ends the wait at once: a put
+            # that landed while this mapping read or delivered is read now, not an idle interval later.
+            timeout = KINESIS_IDLE_SLEEP_SECONDS if self.leader else KINESIS_FOLLOWER_IDLE_SECONDS
+            self.signal.wait(self._seen, timeout)
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -428,7 +427,7 @@ class KinesisShardPoller(_Poller):
                     # A short batch means the shard was drained when it was read: wait for the next
                     # records instead of asking at once (an empty GetRecords per mapping per batch was
                     # half of the local cloud's Kinesis calls).
-                    self._idle(self._seen)
+                    self._idle()
             except Exception:
                 log.exception("%s: poll failed", self.name)
                 self.iterator = None

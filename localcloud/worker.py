@@ -88,10 +88,9 @@ def announce_puts(conn: Connection, sending: threading.Lock) -> None:
 
     def announce(http_response: Any, context: dict[str, Any], **_: Any) -> None:
         if getattr(http_response, "status_code", 500) < 300 and _STREAM_KEY in context:
+            # A handler may put from any of its threads; the pipe takes one message at a time.
             try:
-                with (
-                    sending
-                ):  # a handler may put from any of its threads; the pipe takes one message at a time
+                with sending:
                     conn.send(("put", context[_STREAM_KEY]))
             except OSError:
                 pass  # the records landed; only the wake-up is lost (the mappings' idle poll reads them)
