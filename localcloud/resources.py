@@ -131,8 +131,9 @@ class LocalResources:
                 attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
         client("sqs", self.endpoint).create_queue(QueueName=self.names[logical_id], Attributes=attributes)
 
-    def _create_DynamoDB(self, logical_id: str, props: dict[str, Any]) -> None:
-        ddb = client("dynamodb", self.endpoint)
+    @staticmethod
+    def table_arguments(props: dict[str, Any]) -> dict[str, Any]:
+        """CreateTable's arguments (all but the name) for an AWS::DynamoDB::Table's properties."""
         args = {
             k: v
             for k, v in props.items()
@@ -149,8 +150,12 @@ class LocalResources:
         args["BillingMode"] = props.get("BillingMode", "PROVISIONED")
         if args["BillingMode"] == "PROVISIONED" and "ProvisionedThroughput" not in args:
             args["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        return args
+
+    def _create_DynamoDB(self, logical_id: str, props: dict[str, Any]) -> None:
+        ddb = client("dynamodb", self.endpoint)
         try:
-            ddb.create_table(TableName=self.names[logical_id], **args)
+            ddb.create_table(TableName=self.names[logical_id], **self.table_arguments(props))
         except ddb.exceptions.ResourceInUseException:
             return
         ttl = props.get("TimeToLiveSpecification")

@@ -48,12 +48,10 @@ TICKERS = 10
 
 
 def create_from_template(ddb: Any, *logical_ids: str) -> None:
-    """The tables as template.yaml declares them (keys and indexes), each under its logical id."""
+    """The tables as the local cloud creates them from template.yaml, each under its logical id."""
     resources = LocalResources(template_loader.load(ROOT / "template.yaml"), stack_name="bench", endpoint="-")
-    kept = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
     for logical_id in logical_ids:
-        properties = resources.properties(logical_id)
-        ddb.create_table(TableName=logical_id, **{k: v for k, v in properties.items() if k in kept})
+        ddb.create_table(TableName=logical_id, **resources.table_arguments(resources.properties(logical_id)))
 
 
 def fill(ddb: Any, orders: int) -> None:
