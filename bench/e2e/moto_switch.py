@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from bench.e2e import rounds  # noqa: E402
 from localcloud.cloud import free_port, wait_for_port  # noqa: E402
 
 TABLE = "switch"
@@ -171,19 +172,21 @@ def main() -> int:
     parser.add_argument("--intervals", default="5,1,0.5", help="switch intervals in ms, comma-separated")
     args = parser.parse_args()
     intervals = [float(i) for i in args.intervals.split(",")]
-    p99s: dict[float, list[float]] = {i: [] for i in intervals}
-    for round_ in range(args.rounds):
-        for interval in intervals if round_ % 2 == 0 else intervals[::-1]:
-            m = measure(interval, rate=args.rate, seconds=args.seconds)
-            p99s[interval].append(m["p99"])
-            print(
-                f"round {round_ + 1}: interval {interval:g} ms: load {m['load']:.1f}/s, moto CPU "
-                f"{m['moto_cpu']:.2f}, probe GetItem p50 {m['p50']:.1f} p90 {m['p90']:.1f} "
-                f"p99 {m['p99']:.1f} ms",
-                flush=True,
-            )
-    for interval, values in p99s.items():
-        print(f"median probe p99 at {interval:g} ms: {statistics.median(values):.1f} ms")
+
+    def one(interval: float, round_: int) -> float:
+        m = measure(interval, rate=args.rate, seconds=args.seconds)
+        print(
+            f"round {round_ + 1}: interval {interval:g} ms: load {m['load']:.1f}/s, moto CPU "
+            f"{m['moto_cpu']:.2f}, probe GetItem p50 {m['p50']:.1f} p90 {m['p90']:.1f} "
+            f"p99 {m['p99']:.1f} ms",
+            flush=True,
+        )
+        return m["p99"]
+
+    per_round = rounds.alternating(intervals, args.rounds, one)
+    for interval in intervals:
+        p99 = statistics.median(values[interval] for values in per_round)
+        print(f"median probe p99 at {interval:g} ms: {p99:.1f} ms")
     return 0
 
 

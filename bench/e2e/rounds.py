@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
+
+V = TypeVar("V", bound=Hashable)
 
 
-def alternating(
-    names: Sequence[str], rounds: int, measure: Callable[[str, int], float]
-) -> list[dict[str, float]]:
+def alternating(names: Sequence[V], rounds: int, measure: Callable[[V, int], float]) -> list[dict[V, float]]:
     """measure(name, round) for every variant in every round, in the given order in even rounds and
     reversed in odd ones, so that no variant always runs first on a host that drifts; each round's
     values by name."""
-    results: list[dict[str, float]] = []
+    results: list[dict[V, float]] = []
     for round_ in range(rounds):
         order = list(names) if round_ % 2 == 0 else list(names)[::-1]
         results.append({name: measure(name, round_) for name in order})
