@@ -230,3 +230,27 @@ def create_table(ddb: Any, name: str, *keys: tuple[str, str, str]) -> Any:
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t, _ in keys],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One batch a Kinesis consumer fixture (functions/streamer) recorded in the stack's DeliveriesTable."""
+
+    function: str
+    started: float
+    outcome: str
+    records: list[dict[str, Any]]
+
+
+def invocations(cloud: LocalCloud, function: str) -> list[Invocation]:
+    """The batches `function` (a logical id) recorded, in the order its invocations started."""
+    found = [
+        Invocation(
+            function=item["function"]["S"],
+            started=float(item["started"]["N"]),
+            outcome=item["outcome"]["S"],
+            records=json.loads(item["records"]["S"]),
+        )
+        for item in scan(cloud, f"{STACK}-DeliveriesTable")
+    ]
+    return sorted((i for i in found if i.function == f"{STACK}-{function}"), key=lambda i: i.started)

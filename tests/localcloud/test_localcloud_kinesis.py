@@ -21,7 +21,15 @@ import pytest
 from localcloud.cloud import LocalCloud, Settings, wait_for_port
 from localcloud.pollers import KinesisShardPoller, ShardSignal
 from localcloud.resources import client
-from tests.localcloud.support import FIXTURES, STACK, aws, free_ports, scan, wait_until
+from tests.localcloud.support import (
+    FIXTURES,
+    STACK,
+    Invocation,
+    aws,
+    free_ports,
+    invocations,
+    wait_until,
+)
 
 TEMPLATE = FIXTURES / "kinesis" / "template.yaml"
 ORDERED_STREAM = f"{STACK}-ordered"
@@ -29,14 +37,6 @@ ACCOUNT = "123456789012"
 EARLY = 6  # put before the mappings exist
 LATE = 30  # put after
 TRIM_BATCH_SIZE = 3
-
-
-@dataclass(frozen=True)
-class Invocation:
-    function: str
-    started: float
-    outcome: str
-    records: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -85,19 +85,6 @@ def stream() -> Iterator[Stream]:
     finally:
         moto.terminate()
         moto.wait(timeout=10)
-
-
-def invocations(cloud: LocalCloud, function: str) -> list[Invocation]:
-    found = [
-        Invocation(
-            function=item["function"]["S"],
-            started=float(item["started"]["N"]),
-            outcome=item["outcome"]["S"],
-            records=json.loads(item["records"]["S"]),
-        )
-        for item in scan(cloud, f"{STACK}-DeliveriesTable")
-    ]
-    return sorted((i for i in found if i.function == f"{STACK}-{function}"), key=lambda i: i.started)
 
 
 def delivered(found: list[Invocation]) -> list[dict[str, Any]]:

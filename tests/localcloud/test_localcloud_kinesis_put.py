@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -10,17 +9,14 @@ import pytest
 from localcloud import pollers
 from localcloud.cloud import LocalCloud
 from localcloud.pollers import ShardSignal, StreamSignals
-from tests.localcloud.support import FIXTURES, STACK, running_cloud, scan, wait_until
+from tests.localcloud.support import FIXTURES, STACK, invocations, running_cloud, wait_until
 
 TEMPLATE = FIXTURES / "kinesis_put" / "template.yaml"
 
 
 def deliveries(cloud: LocalCloud) -> list[tuple[float, list[str]]]:
     """(when the batch's invocation started, its records' data) of every batch the reader got."""
-    items = scan(cloud, f"{STACK}-DeliveriesTable")
-    return sorted(
-        (float(i["started"]["N"]), [r["data"] for r in json.loads(i["records"]["S"])]) for i in items
-    )
+    return [(i.started, [r["data"] for r in i.records]) for i in invocations(cloud, "Reader")]
 
 
 def test_a_put_is_delivered_while_the_function_that_put_it_still_runs(
