@@ -54,7 +54,14 @@ def _answers(host: str, port: int) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(_settings(args, prewarm=True, dynamodb_port=args.dynamodb_port))
+    cloud = LocalCloud(
+        _settings(
+            args,
+            prewarm=True,
+            dynamodb_port=args.dynamodb_port,
+            dynamodb_per_table=args.dynamodb_port is not None and not args.dynamodb_together,
+        )
+    )
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -75,6 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  AWS endpoint:  {cloud.endpoint}   (AWS_ENDPOINT_URL={cloud.endpoint})")
     if cloud.dynamodb_endpoint:
         print(f"  DynamoDB:      {cloud.dynamodb_endpoint}   (its own moto; {cloud.endpoint} relays to it)")
+    if cloud.dynamodb_tables:
+        print(
+            f"                 each of its {len(cloud.dynamodb_tables)} tables in a moto of its own behind it"
+        )
     print(f"  try:           curl -s {cloud.api_url}/actuator/health")
     print("Ctrl-C stops everything.", flush=True)
     while not signals:
@@ -137,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         help="DynamoDB is served by a moto process of its own on this port (default 0: any free port; "
         "the AWS port relays DynamoDB calls to it, so clients need not know it); "
         "'off': one moto serves every service",
+    )
+    run.add_argument(
+        "--dynamodb-together",
+        action="store_true",
+        default=os.environ.get("LOCALCLOUD_DYNAMODB_TOGETHER", "") not in {"", "0"},
+        help="every table in DynamoDB's moto, instead of each table in a moto of its own behind it "
+        "(localcloud/tablerouter.py)",
     )
     invoke = commands.add_parser("invoke", help="invoke one function with an event file and print its result")
     invoke.add_argument("function", help="logical id or name of the function")

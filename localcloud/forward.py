@@ -50,27 +50,20 @@ def service_of(environ: Mapping[str, Any]) -> str | None:
     return next((service for prefix, service in _TARGETS.items() if target.startswith(prefix)), None)
 
 
-class Forwarder:
-    """A WSGI application: requests for a service in `routes` go to its URL, the others to `app`."""
+class Relay:
+    """Requests relayed to one moto over kept-alive connections, as they came."""
 
-    def __init__(self, app: Application, routes: Mapping[str, str], *, connections: int) -> None:
-        self.app = app
-        self.pools = {
-            service: urllib3.connection_from_url(
-                url,
-                maxsize=connections,  # one kept-alive connection per request thread
-                retries=False,  # the caller's SDK retries; a relay that retried too would double them
-                timeout=urllib3.Timeout(connect=5, read=60),  # a ReceiveMessage long poll is 20 s at most
-            )
-            for service, url in routes.items()
-        }
+    def __init__(self, url: str, *, connections: int) -> None:
+        self.url = url
+        self.pool = urllib3.connection_from_url(
+            url,
+            maxsize=connections,  # one kept-alive connection per request thread
+            retries=False,  # the caller's SDK retries; a relay that retried too would double them
+            timeout=urllib3.Timeout(connect=5, read=60),  # a ReceiveMessage long poll is 20 s at most
+        )
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        pool = self.pools.get(service_of(environ) or "")
-        if pool is None:
-            return self.app(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+    def send(self, environ: Mapping[str, Any], body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        """(status line, headers, body) of the answer to the request `environ` with this body."""
         # The Host header goes along unchanged: moto picks a backend by host, as it did on 4566.
         headers = {
             key[5:].replace("_", "-").title(): value
@@ -84,7 +77,7 @@ class Forwarder:
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         try:
-            response = pool.urlopen(
+            response = self.pool.urlopen(
                 environ["REQUEST_METHOD"],
                 path,
                 body=body,
@@ -95,11 +88,35 @@ class Forwarder:
             )
         except urllib3.exceptions.HTTPError as exc:
             # 503 is what botocore retries, as it would an overloaded AWS endpoint.
-            start_response("503 Service Unavailable", [("Content-Type", "application/x-amz-json-1.0")])
             problem = {"__type": "ServiceUnavailable", "message": f"the moto serving this service: {exc}"}
-            return [json.dumps(problem).encode()]
-        start_response(
+            return (
+                "503 Service Unavailable",
+                [("Content-Type", "application/x-amz-json-1.0")],
+                json.dumps(problem).encode(),
+            )
+        return (
             f"{response.status} {response.reason or ''}".rstrip(),
             [(key, value) for key, value in response.headers.items() if key.lower() not in _HOP_BY_HOP],
+            response.data,
         )
-        return [response.data]
+
+
+def request_body(environ: Mapping[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+class Forwarder:
+    """A WSGI application: requests for a service in `routes` go to its URL, the others to `app`."""
+
+    def __init__(self, app: Application, routes: Mapping[str, str], *, connections: int) -> None:
+        self.app = app
+        self.relays = {service: Relay(url, connections=connections) for service, url in routes.items()}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        relay = self.relays.get(service_of(environ) or "")
+        if relay is None:
+            return self.app(environ, start_response)
+        status, headers, data = relay.send(environ, request_body(environ))
+        start_response(status, headers)
+        return [data]

@@ -55,11 +55,19 @@ class FunctionPool:
     """Warm workers of one function; at most `concurrency` invocations run at once."""
 
     def __init__(
-        self, spec: FunctionSpec, *, base_env: dict[str, str], concurrency: int = 4, recycle_every: int = 0
+        self,
+        spec: FunctionSpec,
+        *,
+        base_env: dict[str, str],
+        concurrency: int = 4,
+        recycle_every: int = 0,
+        dynamodb_tables: dict[str, str] | None = None,
     ) -> None:
         self.spec = spec
         self.concurrency = concurrency
         self.recycle_every = recycle_every  # fault injection: force cold starts every N invocations
+        # Tables on motos of their own (localcloud/tablerouter.py): the workers call them directly.
+        self._dynamodb_tables = dict(dynamodb_tables or {})
         self._env = {
             **base_env,
             **spec.environment,
@@ -96,6 +104,7 @@ class FunctionPool:
             "code_dir": str(self.spec.code_dir),
             "layer_paths": [str(d) for d in self.spec.layer_dirs],
             "environment": self._env,
+            "dynamodb_tables": self._dynamodb_tables,
         }
         process = _SPAWN.Process(target=worker.serve, args=(child, payload), daemon=True)
         process.start()

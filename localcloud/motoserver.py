@@ -203,10 +203,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SERVICE=URL",
         help="relay this service's requests to the moto at URL (repeatable; localcloud/forward.py)",
     )
+    parser.add_argument(
+        "--table-moto",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a moto to place DynamoDB tables on as they are created (repeatable; localcloud/tablerouter.py)",
+    )
     parser.add_argument("--name", default="moto", help="what this moto serves, for process listings")
     options = parser.parse_args(args)
     forward = dict(item.split("=", 1) for item in options.forward)
-    motospeed.serve(options.host, options.port, forward=forward, ident=options.name)
+    motospeed.serve(
+        options.host, options.port, forward=forward, table_motos=options.table_moto, ident=options.name
+    )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -96,6 +96,7 @@ from waitress.task import WSGITask
 
 from localcloud import motoexpressions
 from localcloud.forward import Forwarder
+from localcloud.tablerouter import TableRouter
 
 
 def memoise_routing() -> bool:
@@ -517,12 +518,22 @@ def install() -> None:
 SERVER_THREADS = 48
 
 
-def serve(host: str, port: int, *, forward: Mapping[str, str] | None = None, ident: str = "moto") -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    forward: Mapping[str, str] | None = None,
+    table_motos: Sequence[str] = (),
+    ident: str = "moto",
+) -> None:
     """moto's WSGI application (as `moto_server` builds it, DynamoDB's requests taken straight to their
     handler) behind waitress, until SIGTERM/SIGINT.
 
-    `forward` maps a service to the URL of another moto serving it (localcloud/forward.py)."""
+    `forward` maps a service to the URL of another moto serving it (localcloud/forward.py); DynamoDB's
+    tables are placed on the `table_motos` (URLs) as they are created (localcloud/tablerouter.py)."""
     app: Any = DirectDynamoDB(DomainDispatcherApplication(create_backend_app))
+    if table_motos:
+        app = TableRouter(app, table_motos, connections=SERVER_THREADS)
     if forward:
         app = Forwarder(app, forward, connections=SERVER_THREADS)
     # MOTO_PORT is how moto builds URLs that point back at itself (SQS queue URLs, for one).

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import botocore.handlers
 
 from localcloud import callcount, faults
+from localcloud.tablerouter import routing_handlers
 
 _STREAM_KEY = "localcloud.worker.stream"
 
@@ -121,6 +122,8 @@ def serve(conn: Connection, spec: dict[str, Any]) -> None:
     faults.install(spec["logical_id"])  # opt-in: LOCALCLOUD_FAULTS in the function's environment
     sending = threading.Lock()
     announce_puts(conn, sending)
+    # Every botocore session registers BUILTIN_HANDLERS when it is made: boto3's and pynamodb's alike.
+    botocore.handlers.BUILTIN_HANDLERS += routing_handlers(spec.get("dynamodb_tables") or {})
     module_name, _, function_name = spec["handler"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None

@@ -45,6 +45,11 @@ def main() -> int:
     parser.add_argument(
         "--dynamodb-port", type=int, default=None, help="DynamoDB in a moto process of its own on this port"
     )
+    parser.add_argument(
+        "--dynamodb-per-table",
+        action="store_true",
+        help="with --dynamodb-port: each table in a moto process of its own (localcloud/tablerouter.py)",
+    )
     parser.add_argument("--function-concurrency", type=int, default=None, help="workers per function")
     parser.add_argument("--sqs-pollers", type=int, default=None, help="pollers per SQS event source")
     args = parser.parse_args()
@@ -85,6 +90,7 @@ def main() -> int:
         ssm_parameters={SIGNING_KEY_PARAMETER: json.dumps(key)},
         external_endpoint=external,
         dynamodb_port=args.dynamodb_port,
+        dynamodb_per_table=args.dynamodb_per_table,
     )
     if args.function_concurrency is not None:
         settings.function_concurrency = args.function_concurrency

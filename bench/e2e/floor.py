@@ -38,6 +38,7 @@ from botocore.exceptions import ClientError
 
 from localcloud import template as template_loader
 from localcloud.resources import LocalResources, client
+from localcloud.tablerouter import routing_handlers, table_routes
 from tradestream.adapters.dynamodb.attributes import compress_json
 from tradestream.adapters.dynamodb.timekeys import time_key
 from tradestream.contracts import MatchingBatchV1, OrderCancelRequestedV1, OrderPlacedV1
@@ -112,10 +113,14 @@ class _Lane:
         *,
         endpoint: str,
         dynamodb_endpoint: str,
+        table_motos: dict[str, str],
     ):
         self.tables = tables
         self.tally = tally
         self.ddb = client("dynamodb", dynamodb_endpoint)
+        # Straight to each table's moto, as the functions' calls go (localcloud/tablerouter.py).
+        for event, handler in routing_handlers(table_motos):
+            self.ddb.meta.events.register(event, handler)
         self.sqs = client("sqs", endpoint)
         self.kinesis = client("kinesis", endpoint)
         self.queue = self.sqs.create_queue(
@@ -463,9 +468,11 @@ def replay(
     template: Any,
     threads: int = 4,
     dynamodb_endpoint: str | None = None,
+    dynamodb_per_table: bool = False,
 ) -> FloorResult:
     """Provision a fresh copy of the stack's tables on `endpoint`, then replay the entries' floor calls
-    (DynamoDB's at `dynamodb_endpoint` when it has a moto of its own, as the functions call it)."""
+    (DynamoDB's at `dynamodb_endpoint` when it has a moto of its own, and each table's at its own moto
+    with `dynamodb_per_table`, as the functions call them)."""
     tag = f"floor-{uuid.uuid4().hex[:6]}"
     loaded = template_loader.load(template)
     resources = LocalResources(loaded, stack_name=tag, endpoint=endpoint)
@@ -482,8 +489,17 @@ def replay(
         with lock:
             calls[(service, operation)] += 1
 
+    table_motos = table_routes(dynamodb_endpoint) if dynamodb_endpoint and dynamodb_per_table else {}
     lanes = [
-        _Lane(tables, tag, i, tally, endpoint=endpoint, dynamodb_endpoint=dynamodb_endpoint or endpoint)
+        _Lane(
+            tables,
+            tag,
+            i,
+            tally,
+            endpoint=endpoint,
+            dynamodb_endpoint=dynamodb_endpoint or endpoint,
+            table_motos=table_motos,
+        )
         for i in range(threads)
     ]
     rounds = rounds_of(entries)

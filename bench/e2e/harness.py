@@ -36,6 +36,7 @@ class Cloud:
         *,
         stack_name: str = "tradestream-local",
         dynamodb_moto: bool = False,
+        dynamodb_per_table: bool = False,
         options: Sequence[str] = (),
     ) -> None:
         self.results = results
@@ -44,7 +45,8 @@ class Cloud:
         self.stack_name = stack_name
         self.aws_port = free_port()
         self.api_port = free_port()
-        self.dynamodb_port = free_port() if dynamodb_moto else None
+        self.dynamodb_port = free_port() if dynamodb_moto or dynamodb_per_table else None
+        self.dynamodb_per_table = dynamodb_per_table
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -77,6 +79,7 @@ class Cloud:
                 f"--api-port={self.api_port}",
                 f"--stack-name={self.stack_name}",
                 *([f"--dynamodb-port={self.dynamodb_port}"] if self.dynamodb_port else []),
+                *(["--dynamodb-per-table"] if self.dynamodb_per_table else []),
                 *self.options,
             ],
             stdout=log,
@@ -170,6 +173,8 @@ def _stat(pid: int) -> tuple[int, float] | None:
 
 
 def _moto_label(cmdline: bytes) -> str:
+    if b"moto-dynamodb-table" in cmdline:
+        return "moto: DynamoDB tables"
     return "moto: DynamoDB" if b"moto-dynamodb" in cmdline else "moto"
 
 

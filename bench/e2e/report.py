@@ -158,6 +158,7 @@ def collect(
                 "floor_threads",
                 "stock_moto",
                 "one_moto",
+                "dynamodb_together",
                 "function_concurrency",
                 "sqs_pollers",
             )

@@ -93,8 +93,14 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--one-moto",
         action="store_true",
-        help="one moto process for every service, instead of DynamoDB in a moto of its own as `make run` "
-        "starts it (the floor replays against the same layout)",
+        help="one moto process for every service, instead of DynamoDB in motos of its own as `make run` "
+        "starts them (the floor replays against the same layout)",
+    )
+    parser.add_argument(
+        "--dynamodb-together",
+        action="store_true",
+        help="every DynamoDB table in DynamoDB's one moto, instead of each in a moto of its own as "
+        "`make run` starts them (localcloud/tablerouter.py)",
     )
     parser.add_argument(
         "--function-concurrency", type=int, default=None, help="the local cloud's workers per function"
@@ -248,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     cloud = Cloud(
         out,
         dynamodb_moto=not args.one_moto,
+        dynamodb_per_table=not args.one_moto and not args.dynamodb_together,
         options=[
             *(["--stock-moto"] if args.stock_moto else []),
             *([f"--function-concurrency={args.function_concurrency}"] if args.function_concurrency else []),
@@ -316,6 +323,7 @@ def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any],
         entries,
         endpoint=cloud.endpoint,
         dynamodb_endpoint=cloud.dynamodb_endpoint,
+        dynamodb_per_table=cloud.dynamodb_per_table,
         template=TEMPLATE,
         threads=args.floor_threads,
     )
