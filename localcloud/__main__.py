@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args,
             prewarm=True,
             dynamodb_port=args.dynamodb_port,
-            dynamodb_per_table=args.dynamodb_port is not None and not args.dynamodb_together,
+            dynamodb_per_table=args.dynamodb_per_table,
         )
     )
     signals: list[int] = []
@@ -150,11 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         "'off': one moto serves every service",
     )
     run.add_argument(
-        "--dynamodb-together",
+        "--dynamodb-per-table",
         action="store_true",
-        default=os.environ.get("LOCALCLOUD_DYNAMODB_TOGETHER", "") not in {"", "0"},
-        help="every table in DynamoDB's moto, instead of each table in a moto of its own behind it "
-        "(localcloud/tablerouter.py)",
+        default=os.environ.get("LOCALCLOUD_DYNAMODB_PER_TABLE", "") not in {"", "0"},
+        help="with DynamoDB's own moto: each table in a moto of its own behind it (tablerouter.py: "
+        "lower latency at moderate load, less throughput on two cores; docs/benchmarks.md)",
     )
     invoke = commands.add_parser("invoke", help="invoke one function with an event file and print its result")
     invoke.add_argument("function", help="logical id or name of the function")

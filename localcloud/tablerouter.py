@@ -144,11 +144,8 @@ class TableRouter:
             return self._list_tables(environ, params)
         homes = self._homes(tables_named(params))
         if len(homes) <= 1:
-            answer = self._send(next(iter(homes.values()), None), environ, body)
-            if operation == "DeleteTable" and answer[0].startswith("200"):
-                with self._lock:
-                    self.placed.pop(table_name(str(params.get("TableName", ""))), None)
-            return answer
+            # A deleted table keeps its place: created again, it is where the workers' routes say.
+            return self._send(next(iter(homes.values()), None), environ, body)
         if operation in _BATCHES:
             return self._split_batch(environ, params, operation, homes)
         return _validation(

@@ -261,6 +261,15 @@ class Phase:
         answered_in_time = result.ended - result.started <= 1.1 * result.duration + 1.0
         return accepted_enough and answered_in_time and self.drain <= max(2.5, 0.1 * result.duration)
 
+    @property
+    def holds(self) -> bool:
+        """Kept up over a long run, strictly: the API took at least 98% of what was offered and the
+        pipeline was less than 2.5 s behind at the end. keeps_up's allowance (a drain of a tenth of the
+        step) absorbs a short step's noise, but over two minutes it let a run that finished 9.1 s behind,
+        completing 93% of the rate offered, count as keeping up (run 33)."""
+        result = self.result
+        return self.keeps_up and result.accepted >= 0.98 * result.scheduled and (self.drain or 0.0) <= 2.5
+
     def latency(self, kind: str, q: float) -> float | None:
         samples = {
             "final": self.result.stats.latencies.to_final,
@@ -274,6 +283,15 @@ class Phase:
         for totals in self.calls.values():
             total.update(totals.calls)
         return total
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """The saturation rate, the phase that set it and how (bench/e2e/run.py, measured_saturation)."""
+
+    rate: float
+    phase: Phase
+    basis: str
 
 
 def diff(

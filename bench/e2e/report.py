@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e.floor import FloorResult
-from bench.e2e.harness import Phase
+from bench.e2e.harness import Phase, Saturation
 from localcloud.callcount import CallTotals
 from tradestream.bots.stats import percentile
 
@@ -116,7 +116,7 @@ def collect(
     idle: dict[str, CallTotals],
     idle_seconds: float,
     steps: Sequence[Phase],
-    saturation: Phase | None,
+    saturation: Saturation | None,
     eighty: Phase | None,
     refuted: Sequence[Phase],
     sustained: Phase,
@@ -158,7 +158,7 @@ def collect(
                 "floor_threads",
                 "stock_moto",
                 "one_moto",
-                "dynamodb_together",
+                "dynamodb_per_table",
                 "function_concurrency",
                 "sqs_pollers",
             )
@@ -167,9 +167,11 @@ def collect(
             f"{s}.{o}": round(n / idle_seconds, 2) for (s, o), n in sorted(idle_total.items()) if n
         },
         "steps": [step(p) for p in steps],
-        "saturation": None if saturation is None else step(saturation),
+        "saturation": None
+        if saturation is None
+        else step(saturation.phase) | {"rate": saturation.rate, "basis": saturation.basis},
         "at_80_percent": None if eighty is None else step(eighty),
-        # long steps at 80% of a higher rate that kept up for one short step, and that did not keep up
+        # long steps at 80% of a higher rate, that did not keep up
         "refuted_80_percent_steps": [step(p) for p in refuted],
         "sustained": step(sustained)
         | {
@@ -252,8 +254,8 @@ def markdown(results: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Saturation (highest offered rate that keeps up, and whose long step at 80% keeps up too): "
-        f"{sat['offered'] if sat else '-'} orders/s",
+        f"Saturation (the highest rate the pipeline holds for two minutes, and whose long step at 80% "
+        f"keeps up too): {sat['rate'] if sat else '-'} orders/s" + (f" ({sat['basis']})" if sat else ""),
     ]
     for refuted in results["refuted_80_percent_steps"]:
         lines.append(
@@ -351,7 +353,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(steps: Sequence[Phase], saturation: Phase | None, eighty: Phase | None, paths: list[Path]) -> None:
+def plot(steps: Sequence[Phase], saturation: float | None, eighty: Phase | None, paths: list[Path]) -> None:
     import matplotlib  # noqa: PLC0415 - the bench extra; only this function needs it
 
     matplotlib.use("Agg")
@@ -376,10 +378,10 @@ def plot(steps: Sequence[Phase], saturation: Phase | None, eighty: Phase | None,
     bottom.plot(rates, [p.result.accepted_rate for p in points], "o-", label="accepted/s")
     bottom.plot(rates, [p.completed_rate for p in points], "s-", label="completed (final or resting)/s")
     bottom.plot(rates, rates, ":", color="grey", label="offered")
-    for phase, name in ((saturation, "saturation"), (eighty, "80%")):
-        if phase is not None:
+    for rate, color in ((saturation, "red"), (eighty.offered if eighty else None, "orange")):
+        if rate is not None:
             for axis in (top, bottom):
-                axis.axvline(phase.offered, color="red" if name == "saturation" else "orange", alpha=0.5)
+                axis.axvline(rate, color=color, alpha=0.5)
     bottom.set_xlabel("offered orders/s")
     bottom.set_ylabel("orders/s")
     bottom.legend(fontsize=8)

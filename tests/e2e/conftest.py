@@ -28,10 +28,8 @@ def cloud() -> Iterator[LocalCloud]:
         api_port=free_port(),
         stack_name="e2e",
         ssm_parameters={SIGNING_KEY_PARAMETER: json.dumps(key)},
-        # DynamoDB in a moto of its own and each table in one of its own behind it, as `make run` starts
-        # them (the fault suite runs one moto)
+        # DynamoDB in a moto of its own, as `make run` starts it (the fault suite runs one moto)
         dynamodb_port=0,
-        dynamodb_per_table=True,
     )
     with LocalCloud(settings) as running:
         yield running

@@ -207,16 +207,28 @@ def test_a_transaction_over_two_motos_is_refused_and_one_over_one_runs(motos: tu
     assert ddb.scan(TableName=a)["Count"] == 2
 
 
-def test_a_deleted_table_leaves_its_moto_and_a_missing_one_is_not_found(motos: tuple[str, list[str]]) -> None:
+def test_a_deleted_table_is_gone_and_created_again_returns_to_its_moto(motos: tuple[str, list[str]]) -> None:
     router, _ = motos
     ddb = client("dynamodb", router)
     name = fresh("gone")
     ddb.create_table(TableName=name, **KEYS)
+    home = table_routes(router)[name]
     ddb.delete_table(TableName=name)
-    assert name not in table_routes(router)
     assert name not in ddb.list_tables()["TableNames"]
     with pytest.raises(ddb.exceptions.ResourceNotFoundException):
-        ddb.describe_table(TableName=name)  # answered by the DynamoDB moto itself
+        ddb.describe_table(TableName=name)
+    for _ in range(2):  # the other moto now holds fewer tables; the name still goes home
+        ddb.create_table(TableName=fresh("filler"), **KEYS)
+    ddb.create_table(TableName=name, **KEYS)
+    assert table_routes(router)[name] == home
+    assert name in names_on(home)
+
+
+def test_a_table_no_moto_holds_is_answered_by_the_dynamodb_moto(motos: tuple[str, list[str]]) -> None:
+    router, _ = motos
+    ddb = client("dynamodb", router)
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.get_item(TableName=fresh("never"), Key={"k": {"S": "1"}})
 
 
 def test_routed_calls_skip_the_dynamodb_moto(motos: tuple[str, list[str]]) -> None:
