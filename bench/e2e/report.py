@@ -254,8 +254,8 @@ def markdown(results: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Saturation (the highest rate the pipeline holds for two minutes, and whose long step at 80% "
-        f"keeps up too): {sat['rate'] if sat else '-'} orders/s" + (f" ({sat['basis']})" if sat else ""),
+        f"Saturation (the highest rate the pipeline holds through the sustained run, and whose long step at "
+        f"80% keeps up too): {sat['rate'] if sat else '-'} orders/s" + (f" ({sat['basis']})" if sat else ""),
     ]
     for refuted in results["refuted_80_percent_steps"]:
         lines.append(
