@@ -124,9 +124,19 @@ def ensure_port_free(host: str, port: int) -> None:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports: each stays bound until all are picked, so none is picked twice."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def wait_for_port(
@@ -282,10 +292,13 @@ class LocalCloud:
         ensure_port_free(s.host, s.aws_port)
         forward: list[str] = []
         port = None
-        table_ports = [free_port(s.host) for _ in range(table_motos)]
+        picked = free_ports(table_motos + 1, s.host)
+        table_ports = [p for p in picked[:table_motos] if p not in (s.aws_port, s.dynamodb_port)]
+        if len(table_ports) < table_motos:
+            raise LocalCloudError("could not pick a free port for every table moto")
         self._table_motos = [self._moto_process(p, "--name", "moto-dynamodb-table") for p in table_ports]
         if s.dynamodb_port is not None:
-            port = s.dynamodb_port or free_port(s.host)
+            port = s.dynamodb_port or picked[-1]
             ensure_port_free(s.host, port)
             places = [option for p in table_ports for option in ("--table-moto", f"http://{s.host}:{p}")]
             self._dynamodb = self._moto_process(port, "--name", "moto-dynamodb", *places)

@@ -11,7 +11,8 @@ a table created through it is placed on the table moto holding the fewest tables
 naming that table is relayed there. The local cloud's functions skip that hop: their workers send each
 call straight to its table's moto (`routing_handlers`, fed by `GET /_localcloud/dynamodb-tables`).
 Requests naming no table (DescribeLimits), or a table the router did not place, are answered by the
-DynamoDB moto itself.
+DynamoDB moto itself; so are those naming tables only inside a PartiQL statement or a backup, which
+the product does not use.
 
 Written here because neither moto nor any library spreads one service over several processes; the relay
 is localcloud/forward.py's.
@@ -62,6 +63,8 @@ def tables_named(params: Mapping[str, Any]) -> list[str]:
     for key in ("TableName", "ResourceArn", "TableArn", "StreamArn"):
         if isinstance(params.get(key), str):
             return [table_name(params[key])]
+    if isinstance(params.get("ShardIterator"), str):  # moto's: the stream's ARN, then "|"-separated parts
+        return [table_name(params["ShardIterator"].partition("|")[0])]
     return []
 
 
@@ -111,6 +114,7 @@ class TableRouter:
         self.app = app
         self.relays = [Relay(url, connections=connections) for url in table_motos]
         self.placed: dict[str, Relay] = {}
+        self.relayed = 0  # requests relayed to a table moto (the functions' calls skip this router)
         self._lock = threading.Lock()
         self._creating = threading.Lock()  # two creates of one name must not land on two motos
 
@@ -120,7 +124,7 @@ class TableRouter:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == TABLES_PATH and environ.get("REQUEST_METHOD") == "GET":
-            status, headers, data = _answer("200 OK", {"tables": self.routes()})
+            status, headers, data = _answer("200 OK", {"tables": self.routes(), "relayed": self.relayed})
         elif not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_TARGETS) or not self.relays:
             return self.app(environ, start_response)
         else:
@@ -141,7 +145,9 @@ class TableRouter:
             with self._creating:
                 return self._create(environ, body, table_name(str(params.get("TableName", ""))))
         if operation == "ListTables":
-            return self._list_tables(environ, params)
+            return self._list(environ, params, "TableNames", "TableName", "LastEvaluatedTableName")
+        if operation == "ListStreams" and "TableName" not in params:
+            return self._list(environ, params, "Streams", "StreamArn", "LastEvaluatedStreamArn")
         homes = self._homes(tables_named(params))
         if len(homes) <= 1:
             # A deleted table keeps its place: created again, it is where the workers' routes say.
@@ -167,14 +173,17 @@ class TableRouter:
                 counts[relay.url] += 1
         # A known name goes to its moto, which answers ResourceInUseException as DynamoDB does.
         home = placed or min(self.relays, key=lambda relay: counts[relay.url])
-        answer = home.send(environ, body)
-        if answer[0].startswith("200"):
+        answer = self._send(home, environ, body)
+        # ResourceInUse from a new home: an earlier create landed there though its answer was lost.
+        if answer[0].startswith("200") or b"ResourceInUseException" in answer[2]:
             with self._lock:
-                self.placed[name] = home
+                self.placed.setdefault(name, home)
         return answer
 
     def _send(self, relay: Relay | None, environ: dict[str, Any], body: bytes) -> Answer:
         if relay is not None:
+            with self._lock:
+                self.relayed += 1
             return relay.send(environ, body)
         local = dict(environ, **{"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
         started: list[Any] = []
@@ -182,36 +191,50 @@ class TableRouter:
         def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
             started[:] = [status, headers]
 
-        data = b"".join(self.app(local, start_response))
+        chunks = self.app(local, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         return started[0], list(started[1]), data
 
-    def _list_tables(self, environ: dict[str, Any], params: dict[str, Any]) -> Answer:
-        names: set[str] = set()
+    def _list(
+        self, environ: dict[str, Any], params: dict[str, Any], items: str, key: str, last: str
+    ) -> Answer:
+        """ListTables (or ListStreams of every table) over every moto, paged as DynamoDB pages it."""
+        limit = params.get("Limit", 100)
+        if not isinstance(limit, int) or not 1 <= limit <= 100:
+            return _validation(f"Limit must be an integer from 1 to 100, not {limit!r}")
+        start_key = last.replace("LastEvaluated", "ExclusiveStart")
+        found: dict[str, Any] = {}  # name or stream ARN -> the item listed
         for relay in [None, *self.relays]:
             start: str | None = None
             while True:
-                page = {"Limit": 100, **({"ExclusiveStartTableName": start} if start else {})}
-                status, _, data = self._send(relay, environ, json.dumps(page).encode())
+                page = {"Limit": 100, **({start_key: start} if start else {})}
+                status, headers, data = self._send(relay, environ, json.dumps(page).encode())
                 if not status.startswith("200"):
-                    return status, [("Content-Type", _JSON)], data
+                    return status, headers, data
                 answer = json.loads(data)
-                names.update(answer.get("TableNames", []))
-                start = answer.get("LastEvaluatedTableName")
+                for item in answer.get(items, []):
+                    found[item if isinstance(item, str) else item[key]] = item
+                start = answer.get(last)
                 if not start:
                     break
-        after = params.get("ExclusiveStartTableName")
-        limit = int(params.get("Limit") or 100)
-        ordered = sorted(name for name in names if after is None or name > after)
-        result: dict[str, Any] = {"TableNames": ordered[:limit]}
-        if len(ordered) > limit:
-            result["LastEvaluatedTableName"] = ordered[limit - 1]
+        after = params.get(start_key)
+        names = [name for name in sorted(found) if after is None or name > after]
+        result: dict[str, Any] = {items: [found[name] for name in names[:limit]]}
+        if len(names) > limit:
+            result[last] = names[limit - 1]
         return _answer("200 OK", result)
 
     def _split_batch(
         self, environ: dict[str, Any], params: dict[str, Any], operation: str, homes: dict[str, Relay | None]
     ) -> Answer:
         """A batch over tables of several motos, sent as one batch per moto and answered as one: a batch
-        is not atomic on DynamoDB either, and each table's part of it is whole."""
+        is not atomic on DynamoDB either, and each table's part of it is whole. Unlike DynamoDB, a part
+        refused (a malformed item) comes after the parts before it were applied."""
         with self._lock:
             by_home: dict[str, dict[str, Any]] = {url: {} for url in homes}
             for name, requests in params["RequestItems"].items():
@@ -224,7 +247,8 @@ class TableRouter:
                 homes[url], environ, json.dumps({**params, "RequestItems": items}).encode()
             )
             if not status.startswith("200"):
-                return status, headers, data  # the first part refused; DynamoDB validates a batch whole
+                # DynamoDB validates a batch whole; here the parts sent before the refused one stay applied.
+                return status, headers, data
             request_id = request_id or dict((k.lower(), v) for k, v in headers).get("x-amzn-requestid", "")
             for key, value in json.loads(data).items():
                 if isinstance(value, dict):

@@ -287,7 +287,7 @@ class Phase:
 
 @dataclass(frozen=True)
 class Saturation:
-    """The saturation rate, the phase that set it and how (bench/e2e/run.py, measured_saturation)."""
+    """The saturation rate, the phase that set it and how (bench/e2e/run.py, sustained_saturation)."""
 
     rate: float
     phase: Phase

@@ -171,8 +171,8 @@ def collect(
         if saturation is None
         else step(saturation.phase) | {"rate": saturation.rate, "basis": saturation.basis},
         "at_80_percent": None if eighty is None else step(eighty),
-        # long steps at 80% of a higher rate, that did not keep up
-        "refuted_80_percent_steps": [step(p) for p in refuted],
+        # sustained runs that did not hold, and long steps at 80% of a higher rate that did not keep up
+        "refuted_steps": [step(p) for p in refuted],
         "sustained": step(sustained)
         | {
             "calls_per_order": _per(sustained.calls_total(), orders),
@@ -257,10 +257,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"Saturation (the highest rate the pipeline holds through the sustained run, and whose long step at "
         f"80% keeps up too): {sat['rate'] if sat else '-'} orders/s" + (f" ({sat['basis']})" if sat else ""),
     ]
-    for refuted in results["refuted_80_percent_steps"]:
+    for refuted in results["refuted_steps"]:
         lines.append(
             f"Not saturation: {refuted['name']} ({refuted['offered']:g} orders/s for "
-            f"{refuted['seconds']:.0f} s) did not keep up (drain {_cell(refuted['drain_seconds'])} s, "
+            f"{refuted['seconds']:.0f} s) did not {'hold' if refuted['keeps_up'] else 'keep up'} "
+            f"(accepted {refuted['accepted_rate']}/s, drain {_cell(refuted['drain_seconds'])} s, "
             f"completed {refuted['completed_rate']}/s)"
         )
     if eighty:

@@ -3,6 +3,7 @@ every kind of request to the table's moto, and the local cloud whose functions c
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -11,11 +12,12 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import requests
 
 from localcloud.cloud import LocalCloud, free_port, wait_for_port
 from localcloud.errors import LocalCloudError
 from localcloud.resources import client
-from localcloud.tablerouter import routing_handlers, table_name, table_routes, tables_named
+from localcloud.tablerouter import TABLES_PATH, routing_handlers, table_name, table_routes, tables_named
 from tests.localcloud.support import FIXTURES, STACK, port_is_free, request, running_cloud
 
 KEYS = {
@@ -52,6 +54,7 @@ def test_a_table_is_named_by_its_name_or_its_arn(name: str, table: str) -> None:
         ),
         ({"ResourceArn": "arn:aws:dynamodb:us-east-1:1:table/a"}, ["a"]),
         ({"StreamArn": "arn:aws:dynamodb:us-east-1:1:table/a/stream/x"}, ["a"]),
+        ({"ShardIterator": "arn:aws:dynamodb:us-east-1:1:table/a/stream/x|1|shard-0"}, ["a"]),
         ({"Limit": 3}, []),
     ],
 )
@@ -98,6 +101,17 @@ def names_on(url: str) -> set[str]:
     return set(client("dynamodb", url).list_tables()["TableNames"])
 
 
+def two_tables(router: str, prefix: str) -> tuple[Any, str, str]:
+    """(a client of the DynamoDB moto, two fresh tables it placed on different table motos)"""
+    ddb = client("dynamodb", router)
+    a, b = fresh(f"{prefix}-a"), fresh(f"{prefix}-b")
+    for name in (a, b):
+        ddb.create_table(TableName=name, **KEYS)
+    routes = table_routes(router)
+    assert routes[a] != routes[b]  # each placed on the moto holding fewer tables
+    return ddb, a, b
+
+
 def test_tables_are_placed_on_the_table_moto_holding_fewest_and_requests_follow_them(
     motos: tuple[str, list[str]],
 ) -> None:
@@ -142,12 +156,7 @@ def test_list_tables_merges_every_moto_and_pages_through_them(motos: tuple[str, 
 
 def test_a_batch_over_two_motos_is_split_and_answered_as_one(motos: tuple[str, list[str]]) -> None:
     router, _ = motos
-    ddb = client("dynamodb", router)  # botocore checks the answer's CRC32 header against its body
-    a, b = fresh("batch-a"), fresh("batch-b")
-    for name in (a, b):
-        ddb.create_table(TableName=name, **KEYS)
-    routes = table_routes(router)
-    assert routes[a] != routes[b]
+    ddb, a, b = two_tables(router, "batch")  # botocore checks each answer's CRC32 header against its body
     written = ddb.batch_write_item(
         RequestItems={
             a: [{"PutRequest": {"Item": {"k": {"S": "1"}}}}],
@@ -163,15 +172,11 @@ def test_a_batch_over_two_motos_is_split_and_answered_as_one(motos: tuple[str, l
         b: ["2", "3"],
     }
     assert got["UnprocessedKeys"] == {}
-    assert client("dynamodb", routes[b]).scan(TableName=b)["Count"] == 2
+    assert client("dynamodb", table_routes(router)[b]).scan(TableName=b)["Count"] == 2
 
 
 def test_a_refused_part_of_a_split_batch_is_the_answer(motos: tuple[str, list[str]]) -> None:
-    router, _ = motos
-    ddb = client("dynamodb", router)
-    a, b = fresh("refused-a"), fresh("refused-b")
-    for name in (a, b):
-        ddb.create_table(TableName=name, **KEYS)
+    ddb, a, b = two_tables(motos[0], "refused")
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         ddb.batch_write_item(
             RequestItems={
@@ -180,14 +185,28 @@ def test_a_refused_part_of_a_split_batch_is_the_answer(motos: tuple[str, list[st
             }
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+    # Unlike DynamoDB, which validates a batch whole, the part sent before the refused one stays applied.
+    assert ddb.scan(TableName=a)["Count"] == 1 and ddb.scan(TableName=b)["Count"] == 0
+
+
+def test_list_tables_refuses_a_limit_dynamodb_would(motos: tuple[str, list[str]]) -> None:
+    router, _ = motos
+    for limit in (0, 101, "5"):  # botocore checks these before sending; a raw request is not checked
+        answer = requests.post(
+            router,
+            data=json.dumps({"Limit": limit}),
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.ListTables",
+                "Content-Type": "application/x-amz-json-1.0",
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 400
+        assert answer.json()["__type"].endswith("ValidationException")
 
 
 def test_a_transaction_over_two_motos_is_refused_and_one_over_one_runs(motos: tuple[str, list[str]]) -> None:
-    router, _ = motos
-    ddb = client("dynamodb", router)
-    a, b = fresh("tx-a"), fresh("tx-b")
-    for name in (a, b):
-        ddb.create_table(TableName=name, **KEYS)
+    ddb, a, b = two_tables(motos[0], "tx")
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         ddb.transact_write_items(
             TransactItems=[
@@ -262,8 +281,15 @@ def test_each_template_table_has_a_moto_of_its_own_that_the_functions_call(cloud
     assert len(set(cloud.dynamodb_tables.values())) == len(tables)
     calls = f"{STACK}-authorizer-calls"
     token = f"allow-{uuid.uuid4().hex[:8]}"
-    # the authorizer function counts its calls in DynamoDB
+
+    def relayed() -> int:
+        assert cloud.dynamodb_endpoint is not None
+        return int(requests.get(cloud.dynamodb_endpoint + TABLES_PATH, timeout=10).json()["relayed"])
+
+    before = relayed()
+    # the authorizer function counts its calls in DynamoDB, straight at the table's moto
     assert request(cloud, "GET", "/items/1", headers=[("X-Token", token)]).status == 200
+    assert relayed() == before
     for url in (cloud.dynamodb_tables[calls], cloud.endpoint):  # its own moto, and through the relays
         item = client("dynamodb", url).get_item(TableName=calls, Key={"token": {"S": token}})["Item"]
         assert item["calls"] == {"N": "1"}
