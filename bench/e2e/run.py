@@ -272,23 +272,19 @@ def sustained_saturation(
             break
         failed.append(sustained)
         sustained = run(rate)
-    tried = "; ".join(
-        f"{p.offered:g}/s did not hold (accepted {p.result.accepted_rate:.2f}/s, completed "
-        f"{p.completed_rate:.2f}/s, {p.drain or 0:.1f} s behind at the end)"
+    tried = "".join(
+        f"the sustained run at {p.offered:g}/s did not hold (accepted {p.result.accepted_rate:.2f}/s, "
+        f"completed {p.completed_rate:.2f}/s, {p.drain or 0:.1f} s behind at the end); "
         for p in failed
     )
     if sustained.holds:
-        basis = f"{candidate.name} kept up and the sustained run at {sustained.offered:g}/s held"
-        return (
-            Saturation(sustained.offered, sustained, basis + (f"; {tried}" if tried else "")),
-            sustained,
-            failed,
-        )
+        basis = f"{candidate.name} kept up; {tried}the sustained run at {sustained.offered:g}/s held"
+        return Saturation(sustained.offered, sustained, basis), sustained, failed
     # Not shown to hold: what the last run completed a second is the best measure left of what it can.
     rate = min(sustained.offered, math.floor(completed_at_least(sustained) * 2) / 2)
     basis = (
-        f"no sustained run held ({tried + '; ' if tried else ''}{sustained.offered:g}/s completed "
-        f"{sustained.completed_rate:.2f}/s): what the last one completed a second, rounded down"
+        f"{candidate.name} kept up; {tried}the sustained run at {sustained.offered:g}/s did not hold either "
+        f"(completed {sustained.completed_rate:.2f}/s): what it completed a second, rounded down"
     )
     return Saturation(rate, sustained, basis), sustained, failed
 
