@@ -281,7 +281,7 @@ def sustained_saturation(
         basis = f"{candidate.name} kept up; {tried}the sustained run at {sustained.offered:g}/s held"
         return Saturation(sustained.offered, sustained, basis), sustained, failed
     # Not shown to hold: what the last run completed a second is the best measure left of what it can.
-    rate = min(sustained.offered, math.floor(completed_at_least(sustained) * 2) / 2)
+    rate = min(sustained.offered, max(0.5, math.floor(completed_at_least(sustained) * 2) / 2))
     basis = (
         f"{candidate.name} kept up; {tried}the sustained run at {sustained.offered:g}/s did not hold either "
         f"(completed {sustained.completed_rate:.2f}/s): what it completed a second, rounded down"
