@@ -70,7 +70,10 @@ def tables_named(params: Mapping[str, Any]) -> list[str]:
 
 def routing_handlers(routes: Mapping[str, str]) -> list[tuple[str, Callable[..., None]]]:
     """botocore handlers that send each DynamoDB call naming tables of one moto in `routes` (name -> URL)
-    straight to it; every other call goes to the client's endpoint, as before."""
+    straight to it; every other call goes to the client's endpoint, as before. None for no routes: with
+    every table in one moto, no call pays for looking its table up."""
+    if not routes:
+        return []
 
     def pick(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         homes = {routes.get(name) for name in tables_named(params)}
@@ -148,22 +151,19 @@ class TableRouter:
             return self._list(environ, params, "TableNames", "TableName", "LastEvaluatedTableName")
         if operation == "ListStreams" and "TableName" not in params:
             return self._list(environ, params, "Streams", "StreamArn", "LastEvaluatedStreamArn")
-        homes = self._homes(tables_named(params))
+        with self._lock:
+            placement = {name: self.placed.get(name) for name in tables_named(params)}
+        # Each distinct moto among the named tables' homes, by URL ("" for this one).
+        homes = {relay.url if relay else "": relay for relay in placement.values()}
         if len(homes) <= 1:
             # A deleted table keeps its place: created again, it is where the workers' routes say.
             return self._send(next(iter(homes.values()), None), environ, body)
         if operation in _BATCHES:
-            return self._split_batch(environ, params, operation, homes)
+            return self._split_batch(environ, params, operation, placement)
         return _validation(
             f"{operation} names tables that the local cloud serves from different moto processes "
             f"({', '.join(sorted(homes))}); a transaction cannot span them here"
         )
-
-    def _homes(self, names: list[str]) -> dict[str, Relay | None]:
-        """Each distinct moto (by URL, "" for this one) among the named tables' homes."""
-        with self._lock:
-            found = [self.placed.get(name) for name in names]
-        return {relay.url if relay else "": relay for relay in found}
 
     def _create(self, environ: dict[str, Any], body: bytes, name: str) -> Answer:
         with self._lock:
@@ -230,21 +230,24 @@ class TableRouter:
         return _answer("200 OK", result)
 
     def _split_batch(
-        self, environ: dict[str, Any], params: dict[str, Any], operation: str, homes: dict[str, Relay | None]
+        self,
+        environ: dict[str, Any],
+        params: dict[str, Any],
+        operation: str,
+        placement: dict[str, Relay | None],
     ) -> Answer:
         """A batch over tables of several motos, sent as one batch per moto and answered as one: a batch
         is not atomic on DynamoDB either, and each table's part of it is whole. Unlike DynamoDB, a part
         refused (a malformed item) comes after the parts before it were applied."""
-        with self._lock:
-            by_home: dict[str, dict[str, Any]] = {url: {} for url in homes}
-            for name, requests in params["RequestItems"].items():
-                relay = self.placed.get(table_name(name))
-                by_home[relay.url if relay else ""][name] = requests
+        # The placement read once for the whole request: a table created meanwhile changes nothing here.
+        by_home: dict[Relay | None, dict[str, Any]] = {}
+        for name, requests in params["RequestItems"].items():
+            by_home.setdefault(placement[table_name(name)], {})[name] = requests
         merged: dict[str, Any] = {}
         request_id = ""
-        for url, items in by_home.items():
+        for relay, items in by_home.items():
             status, headers, data = self._send(
-                homes[url], environ, json.dumps({**params, "RequestItems": items}).encode()
+                relay, environ, json.dumps({**params, "RequestItems": items}).encode()
             )
             if not status.startswith("200"):
                 # DynamoDB validates a batch whole; here the parts sent before the refused one stay applied.

@@ -244,6 +244,15 @@ def completed_at_least(phase: Phase) -> float:
     return phase.result.accepted / (phase.result.ended - phase.result.started + SUSTAINED_DRAIN_TIMEOUT)
 
 
+def sustained_run(bench: Bench, rate: float, args: argparse.Namespace) -> Phase:
+    return bench.phase(
+        f"sustained {args.sustained_seconds:.0f}s at {rate:g}/s",
+        rate,
+        args.sustained_seconds,
+        drain_timeout=SUSTAINED_DRAIN_TIMEOUT,
+    )
+
+
 def sustained_saturation(
     bench: Bench, candidate: Phase, args: argparse.Namespace
 ) -> tuple[Saturation, Phase, list[Phase]]:
@@ -256,22 +265,14 @@ def sustained_saturation(
     23.5 a second. Counting such a rate as the saturation put the step "at 80%" at 83-92% of what the
     pipeline held (runs 32-34)."""
 
-    def run(rate: float) -> Phase:
-        return bench.phase(
-            f"sustained {args.sustained_seconds:.0f}s at {rate:g}/s",
-            rate,
-            args.sustained_seconds,
-            drain_timeout=SUSTAINED_DRAIN_TIMEOUT,
-        )
-
-    sustained = run(candidate.offered)
+    sustained = sustained_run(bench, candidate.offered, args)
     failed: list[Phase] = []
     while not sustained.holds and len(failed) + 1 < SUSTAINED_ATTEMPTS:
         rate = math.floor(completed_at_least(sustained) * 2) / 2
         if not 0 < rate < sustained.offered:
             break
         failed.append(sustained)
-        sustained = run(rate)
+        sustained = sustained_run(bench, rate, args)
     tried = "".join(
         f"the sustained run at {p.offered:g}/s did not hold (accepted {p.result.accepted_rate:.2f}/s, "
         f"completed {p.completed_rate:.2f}/s, {p.drain or 0:.1f} s behind at the end); "
@@ -379,12 +380,7 @@ def run(args: argparse.Namespace, cloud: Cloud, out: Path, info: dict[str, Any],
     refuted: list[Phase] = []
     if candidate is None or args.sustained_rate:
         rate = args.sustained_rate or (candidate.offered if candidate else 10.0)
-        sustained = bench.phase(
-            f"sustained {args.sustained_seconds:.0f}s",
-            rate,
-            args.sustained_seconds,
-            drain_timeout=SUSTAINED_DRAIN_TIMEOUT,
-        )
+        sustained = sustained_run(bench, rate, args)
         if candidate is not None:
             first = Saturation(candidate.offered, candidate, f"{candidate.name} kept up")
             saturation, eighty, refuted = confirmed_saturation(bench, steps, first, args)

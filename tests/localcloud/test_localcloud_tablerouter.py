@@ -18,14 +18,7 @@ from localcloud.cloud import LocalCloud, free_port, wait_for_port
 from localcloud.errors import LocalCloudError
 from localcloud.resources import client
 from localcloud.tablerouter import TABLES_PATH, routing_handlers, table_name, table_routes, tables_named
-from tests.localcloud.support import FIXTURES, STACK, port_is_free, request, running_cloud
-
-KEYS = {
-    "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
-    "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-
+from tests.localcloud.support import FIXTURES, STACK, create_table, port_is_free, request, running_cloud
 
 # --- which tables a request names ------------------------------------------------------------------
 
@@ -101,12 +94,15 @@ def names_on(url: str) -> set[str]:
     return set(client("dynamodb", url).list_tables()["TableNames"])
 
 
+KEY = ("k", "S", "HASH")
+
+
 def two_tables(router: str, prefix: str) -> tuple[Any, str, str]:
     """(a client of the DynamoDB moto, two fresh tables it placed on different table motos)"""
     ddb = client("dynamodb", router)
     a, b = fresh(f"{prefix}-a"), fresh(f"{prefix}-b")
     for name in (a, b):
-        ddb.create_table(TableName=name, **KEYS)
+        create_table(ddb, name, KEY)
     routes = table_routes(router)
     assert routes[a] != routes[b]  # each placed on the moto holding fewer tables
     return ddb, a, b
@@ -120,7 +116,7 @@ def test_tables_are_placed_on_the_table_moto_holding_fewest_and_requests_follow_
     before = {url: len(names_on(url)) for url in (first, second)}
     a, b = fresh("a"), fresh("b")
     for name in (a, b):
-        ddb.create_table(TableName=name, **KEYS)
+        create_table(ddb, name, KEY)
     routes = table_routes(router)
     assert {routes[a], routes[b]} == {first, second}  # one each: the emptier moto takes the next table
     assert sum(len(names_on(url)) for url in (first, second)) == sum(before.values()) + 2
@@ -131,7 +127,7 @@ def test_tables_are_placed_on_the_table_moto_holding_fewest_and_requests_follow_
     assert ddb.get_item(TableName=a, Key={"k": {"S": "1"}})["Item"]["v"] == {"S": "x"}
     assert a not in names_on(routes[b])
     with pytest.raises(ddb.exceptions.ResourceInUseException):
-        ddb.create_table(TableName=a, **KEYS)  # asked of the moto holding it, which refuses
+        create_table(ddb, a, KEY)  # asked of the moto holding it, which refuses
     assert table_routes(router)[a] == routes[a]
 
 
@@ -139,7 +135,7 @@ def test_list_tables_merges_every_moto_and_pages_through_them(motos: tuple[str, 
     router, table_motos = motos
     ddb = client("dynamodb", router)
     for _ in range(3):
-        ddb.create_table(TableName=fresh("list"), **KEYS)
+        create_table(ddb, fresh("list"), KEY)
     everything = sorted(set().union(*(names_on(url) for url in table_motos)))
     paged: list[str] = []
     start: dict[str, str] = {}
@@ -230,15 +226,15 @@ def test_a_deleted_table_is_gone_and_created_again_returns_to_its_moto(motos: tu
     router, _ = motos
     ddb = client("dynamodb", router)
     name = fresh("gone")
-    ddb.create_table(TableName=name, **KEYS)
+    create_table(ddb, name, KEY)
     home = table_routes(router)[name]
     ddb.delete_table(TableName=name)
     assert name not in ddb.list_tables()["TableNames"]
     with pytest.raises(ddb.exceptions.ResourceNotFoundException):
         ddb.describe_table(TableName=name)
     for _ in range(2):  # the other moto now holds fewer tables; the name still goes home
-        ddb.create_table(TableName=fresh("filler"), **KEYS)
-    ddb.create_table(TableName=name, **KEYS)
+        create_table(ddb, fresh("filler"), KEY)
+    create_table(ddb, name, KEY)
     assert table_routes(router)[name] == home
     assert name in names_on(home)
 
@@ -253,7 +249,7 @@ def test_a_table_no_moto_holds_is_answered_by_the_dynamodb_moto(motos: tuple[str
 def test_routed_calls_skip_the_dynamodb_moto(motos: tuple[str, list[str]]) -> None:
     router, _ = motos
     name = fresh("direct")
-    client("dynamodb", router).create_table(TableName=name, **KEYS)
+    create_table(client("dynamodb", router), name, KEY)
     nowhere = client("dynamodb", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     for event, handler in routing_handlers(table_routes(router)):
         nowhere.meta.events.register(event, handler)
@@ -261,6 +257,7 @@ def test_routed_calls_skip_the_dynamodb_moto(motos: tuple[str, list[str]]) -> No
     assert nowhere.batch_get_item(RequestItems={name: {"Keys": [{"k": {"S": "1"}}]}})["Responses"][name]
     with pytest.raises(botocore.exceptions.EndpointConnectionError):
         nowhere.list_tables()  # names no table: the client's own endpoint
+    assert routing_handlers({}) == []  # every table in one moto: no call pays for a lookup
 
 
 # --- the local cloud ---------------------------------------------------------------------------------
